@@ -1,0 +1,44 @@
+// Package model holds the row type that gormsession stores, one row per
+// session, and the default table name. It has no behaviour: every statement
+// that reads or writes a SessionRow lives in package repository.
+package model
+
+// TableDefault is the table name used when no other is configured.
+const TableDefault = "sessions"
+
+// Column limits shared by the migration and by callers that validate input
+// before any SQL runs.
+const (
+	// IDLength is the length of SessionRow.ID: the hex SHA-256 of a token.
+	IDLength = 64
+	// SubjectMaxLength is the longest subject, in bytes, a row can hold.
+	SubjectMaxLength = 255
+)
+
+// SessionRow is one stored session. Payload is the encoded (and possibly
+// sealed) session data; the row never holds the token itself, only its hash.
+//
+// Every time is an int64 count of Unix milliseconds, so the three supported
+// databases store, compare and index it the same way.
+type SessionRow struct {
+	// ID is the lowercase hex SHA-256 of the session token; the primary key.
+	ID string `gorm:"column:id;primaryKey;size:64"`
+	// Subject is an optional owner key such as "user:42"; "" for anonymous
+	// sessions. Indexed, so all sessions of one subject can be found or
+	// deleted at once.
+	Subject string `gorm:"column:subject;size:255;not null;default:''"`
+	// Payload is the encoded session data.
+	Payload []byte `gorm:"column:payload;not null"`
+	// Version starts at 1 and grows by one on every save; a save names the
+	// version it loaded so that a concurrent save is detected.
+	Version int64 `gorm:"column:version;not null"`
+	// CreatedAt is when the session was first saved.
+	CreatedAt int64 `gorm:"column:created_at;not null;autoCreateTime:false"`
+	// UpdatedAt is when the session was last saved or seen (idle touch).
+	UpdatedAt int64 `gorm:"column:updated_at;not null;autoUpdateTime:false"`
+	// Deadline is the absolute deadline: CreatedAt plus the lifetime.
+	Deadline int64 `gorm:"column:deadline;not null"`
+	// ExpiresAt is min(Deadline, last activity + idle timeout); indexed. A row
+	// is live while ExpiresAt is after now.
+	ExpiresAt int64 `gorm:"column:expires_at;not null"`
+}

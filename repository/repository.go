@@ -1,0 +1,253 @@
+package repository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+
+	"gorm.io/gorm"
+
+	"github.com/gormsession/gormsession/model"
+)
+
+// Repository runs the statements of one sessions table. The zero value is
+// not usable; call New.
+type Repository struct {
+	db      *gorm.DB
+	table   string
+	dialect Dialect
+	sql     *statements
+}
+
+// New returns a Repository for table on db. It fails with ErrInvalidTable or
+// ErrUnsupportedDialect; it runs no SQL.
+func New(db *gorm.DB, table string) (*Repository, error) {
+	if !ValidTable(table) {
+		return nil, ErrInvalidTable
+	}
+	d, err := DialectOf(db)
+	if err != nil {
+		return nil, err
+	}
+	return &Repository{db: db, table: table, dialect: d, sql: buildStatements(d, table)}, nil
+}
+
+// WithDB returns a copy of r that runs its statements on db, typically a
+// transaction begun on the database r was built for.
+func (r *Repository) WithDB(db *gorm.DB) *Repository {
+	c := *r
+	c.db = db
+	return &c
+}
+
+// DB returns the *gorm.DB r runs on.
+func (r *Repository) DB() *gorm.DB { return r.db }
+
+// Table returns the table name.
+func (r *Repository) Table() string { return r.table }
+
+// Dialect returns the database dialect.
+func (r *Repository) Dialect() Dialect { return r.dialect }
+
+// Migrate creates the table and its indexes if they do not exist. It is
+// idempotent and safe to run from several processes at once: on PostgreSQL
+// the statements run under a transaction-scoped advisory lock named after
+// the table; on SQLite in one immediate transaction; MySQL's CREATE TABLE IF
+// NOT EXISTS is atomic on its own.
+func (r *Repository) Migrate(ctx context.Context) error {
+	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if r.dialect == Postgres {
+			h := fnv.New64a()
+			h.Write([]byte("gormsession:migrate:" + r.table))
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(h.Sum64())).Error; err != nil {
+				return err
+			}
+		}
+		for _, stmt := range r.sql.migrate {
+			if err := tx.Exec(stmt).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Insert stores a new row. A duplicate id is an error from the database.
+func (r *Repository) Insert(ctx context.Context, row *model.SessionRow) error {
+	payload := row.Payload
+	if payload == nil {
+		payload = []byte{}
+	}
+	_, err := r.exec(ctx, r.sql.insert, row.ID, row.Subject, payload, row.Version,
+		row.CreatedAt, row.UpdatedAt, row.Deadline, row.ExpiresAt)
+	return err
+}
+
+// Load reads the row with id if it is live at now (expires_at > now). found
+// is false for a missing or expired row; that is not an error.
+func (r *Repository) Load(ctx context.Context, id string, now int64) (row model.SessionRow, found bool, err error) {
+	found, err = r.queryRow(ctx, r.sql.load, []any{id, now},
+		&row.ID, &row.Subject, &row.Payload, &row.Version,
+		&row.CreatedAt, &row.UpdatedAt, &row.Deadline, &row.ExpiresAt)
+	return row, found, err
+}
+
+// Exists reports whether a row with id is live at now.
+func (r *Repository) Exists(ctx context.Context, id string, now int64) (bool, error) {
+	var one int
+	return r.queryRow(ctx, r.sql.exists, []any{id, now}, &one)
+}
+
+// Update writes row's subject, payload, updated_at and expires_at and bumps
+// its version, but only if the stored row still has version and is live at
+// now. It reports whether a row was changed; false means the row was saved
+// by someone else, deleted or has expired (see Probe).
+func (r *Repository) Update(ctx context.Context, row *model.SessionRow, version, now int64) (bool, error) {
+	n, err := r.exec(ctx, r.sql.update, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.ExpiresAt,
+		row.ID, version, now)
+	return n > 0, err
+}
+
+// Rekey is Update that also moves the row from oldID to row.ID, in one
+// statement: afterwards no row has oldID.
+func (r *Repository) Rekey(ctx context.Context, oldID string, row *model.SessionRow, version, now int64) (bool, error) {
+	n, err := r.exec(ctx, r.sql.rekey, row.ID, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.ExpiresAt,
+		oldID, version, now)
+	return n > 0, err
+}
+
+// State is what Probe found.
+type State int
+
+// The states Probe reports.
+const (
+	Missing State = iota // no row with that id
+	Expired              // a row whose expires_at is not after now
+	Live                 // a live row
+)
+
+// Probe tells why an Update matched no row: the row is Missing, Expired, or
+// Live (and then someone saved it in between; version is its version now).
+func (r *Repository) Probe(ctx context.Context, id string, now int64) (state State, version int64, err error) {
+	var expires int64
+	found, err := r.queryRow(ctx, r.sql.probe, []any{id}, &version, &expires)
+	switch {
+	case err != nil:
+		return Missing, 0, err
+	case !found:
+		return Missing, 0, nil
+	case expires <= now:
+		return Expired, version, nil
+	default:
+		return Live, version, nil
+	}
+}
+
+// Touch records activity without changing the payload or the version: it
+// sets updated_at and moves expires_at forward to expiresAt, only if the row
+// is live at now and expiresAt is later than the stored value.
+func (r *Repository) Touch(ctx context.Context, id string, updatedAt, expiresAt, now int64) (bool, error) {
+	n, err := r.exec(ctx, r.sql.touch, updatedAt, expiresAt, id, now, expiresAt)
+	return n > 0, err
+}
+
+// Delete removes the row with id and reports how many rows went (0 or 1).
+func (r *Repository) Delete(ctx context.Context, id string) (int64, error) {
+	return r.exec(ctx, r.sql.deleteID, id)
+}
+
+// DeleteSubject removes every row of subject, live or expired. An empty
+// subject deletes nothing.
+func (r *Repository) DeleteSubject(ctx context.Context, subject string) (int64, error) {
+	return r.exec(ctx, r.sql.deleteSubject, subject)
+}
+
+// DeleteSubjectExcept removes every row of subject except the row with
+// keepID. An empty subject deletes nothing.
+func (r *Repository) DeleteSubjectExcept(ctx context.Context, subject, keepID string) (int64, error) {
+	return r.exec(ctx, r.sql.deleteSubjectExcept, subject, keepID)
+}
+
+// DeleteAll removes every row of the table.
+func (r *Repository) DeleteAll(ctx context.Context) (int64, error) {
+	return r.exec(ctx, r.sql.deleteAll)
+}
+
+// ListSubject returns the live rows of subject at now, oldest first, without
+// their payloads. An empty subject lists nothing.
+func (r *Repository) ListSubject(ctx context.Context, subject string, now int64) ([]model.SessionRow, error) {
+	rows, err := r.db.WithContext(ctx).Table(r.table).Raw(r.sql.listSubject, subject, now).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []model.SessionRow
+	for rows.Next() {
+		var row model.SessionRow
+		if err := rows.Scan(&row.ID, &row.Subject, &row.Version, &row.CreatedAt, &row.UpdatedAt,
+			&row.Deadline, &row.ExpiresAt); err != nil {
+			return nil, err
+		}
+		out = append(out, row)
+	}
+	return out, rows.Err()
+}
+
+// AdjustTime adds delta milliseconds to every stored time of every row
+// (negative delta makes sessions older) and reports how many rows changed.
+func (r *Repository) AdjustTime(ctx context.Context, delta int64) (int64, error) {
+	return r.exec(ctx, r.sql.adjustTime, delta, delta, delta, delta)
+}
+
+// CountExpired counts rows whose expires_at is not after now.
+func (r *Repository) CountExpired(ctx context.Context, now int64) (int64, error) {
+	var n int64
+	_, err := r.queryRow(ctx, r.sql.countExpired, []any{now}, &n)
+	return n, err
+}
+
+// exec runs a write statement and returns the number of rows it affected.
+func (r *Repository) exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tx := r.db.WithContext(ctx).Exec(sql, args...)
+	return tx.RowsAffected, tx.Error
+}
+
+// queryRow runs a query that returns at most one row and scans it into dest.
+// The statement carries the table name so plugins can recognise it.
+func (r *Repository) queryRow(ctx context.Context, sql string, args []any, dest ...any) (bool, error) {
+	rows, err := r.db.WithContext(ctx).Table(r.table).Raw(sql, args...).Rows()
+	if err != nil {
+		return false, err
+	}
+	if !rows.Next() {
+		err := rows.Err()
+		return false, errors.Join(err, closeErr(rows.Close(), err))
+	}
+	if err := rows.Scan(dest...); err != nil {
+		_ = rows.Close()
+		return false, err
+	}
+	return true, rows.Close()
+}
+
+// closeErr returns err from Close unless an earlier error already explains
+// the failure.
+func closeErr(err, earlier error) error {
+	if earlier != nil {
+		return nil
+	}
+	return err
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// batchSQL returns the cleanup statement for one batch of size rows.
+func (r *Repository) batchSQL(size int) string {
+	return fmt.Sprintf(r.sql.cleanupBatch, size)
+}

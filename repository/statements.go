@@ -1,0 +1,119 @@
+package repository
+
+import "strings"
+
+// statements holds the SQL of one table and dialect, built once by New.
+// Placeholders are GORM's "?"; GORM rewrites them for the dialect.
+type statements struct {
+	migrate             []string
+	insert              string
+	load                string
+	exists              string
+	update              string
+	rekey               string
+	probe               string
+	touch               string
+	deleteID            string
+	deleteSubject       string
+	deleteAll           string
+	deleteSubjectExcept string
+	listSubject         string
+	cleanupBatch        string // one %d verb: the batch size
+	countExpired        string
+	adjustTime          string
+}
+
+const columns = "id, subject, payload, version, created_at, updated_at, deadline, expires_at"
+
+func buildStatements(d Dialect, table string) *statements {
+	t := d.quote(table)
+	r := strings.NewReplacer("{t}", t, "{cols}", columns)
+	f := r.Replace
+	s := &statements{
+		migrate:             migrateDDL(d, table),
+		insert:              f("INSERT INTO {t} ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+		load:                f("SELECT {cols} FROM {t} WHERE id = ? AND expires_at > ?"),
+		exists:              f("SELECT 1 FROM {t} WHERE id = ? AND expires_at > ?"),
+		update:              f("UPDATE {t} SET subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
+		rekey:               f("UPDATE {t} SET id = ?, subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
+		probe:               f("SELECT version, expires_at FROM {t} WHERE id = ?"),
+		touch:               f("UPDATE {t} SET updated_at = ?, expires_at = ? WHERE id = ? AND expires_at > ? AND expires_at < ?"),
+		deleteID:            f("DELETE FROM {t} WHERE id = ?"),
+		deleteSubject:       f("DELETE FROM {t} WHERE subject = ? AND subject <> ''"),
+		deleteAll:           f("DELETE FROM {t}"),
+		deleteSubjectExcept: f("DELETE FROM {t} WHERE subject = ? AND subject <> '' AND id <> ?"),
+		listSubject:         f("SELECT id, subject, version, created_at, updated_at, deadline, expires_at FROM {t} WHERE subject = ? AND subject <> '' AND expires_at > ? ORDER BY created_at, id"),
+		countExpired:        f("SELECT COUNT(*) FROM {t} WHERE expires_at <= ?"),
+		adjustTime:          f("UPDATE {t} SET created_at = created_at + ?, updated_at = updated_at + ?, deadline = deadline + ?, expires_at = expires_at + ?"),
+	}
+	switch d {
+	case MySQL:
+		// MySQL and MariaDB cannot name the target table in a subquery of a
+		// DELETE, but they can order and limit the DELETE itself.
+		s.cleanupBatch = f("DELETE FROM {t} WHERE expires_at <= ? ORDER BY expires_at LIMIT %d")
+	case Postgres:
+		// SKIP LOCKED lets concurrent cleanups share the work, and FOR UPDATE
+		// makes PostgreSQL re-check the subquery's condition against a row a
+		// concurrent save changed, so a row made live again is left alone.
+		s.cleanupBatch = f("DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at <= ? LIMIT %d FOR UPDATE SKIP LOCKED) AND expires_at <= ?")
+	default:
+		s.cleanupBatch = f("DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at <= ? LIMIT %d) AND expires_at <= ?")
+	}
+	return s
+}
+
+// migrateDDL returns the idempotent statements that create the table and
+// its indexes.
+func migrateDDL(d Dialect, table string) []string {
+	t := d.quote(table)
+	expIdx := d.quote(table + "_expires_at_idx")
+	subIdx := d.quote(table + "_subject_idx")
+	switch d {
+	case Postgres:
+		return []string{
+			"CREATE TABLE IF NOT EXISTS " + t + ` (
+	id varchar(64) NOT NULL PRIMARY KEY,
+	subject varchar(255) NOT NULL DEFAULT '',
+	payload bytea NOT NULL,
+	version bigint NOT NULL,
+	created_at bigint NOT NULL,
+	updated_at bigint NOT NULL,
+	deadline bigint NOT NULL,
+	expires_at bigint NOT NULL
+)`,
+			"CREATE INDEX IF NOT EXISTS " + expIdx + " ON " + t + " (expires_at)",
+			"CREATE INDEX IF NOT EXISTS " + subIdx + " ON " + t + " (subject) WHERE subject <> ''",
+		}
+	case MySQL:
+		return []string{
+			"CREATE TABLE IF NOT EXISTS " + t + ` (
+	id char(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+	subject varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT '',
+	payload longblob NOT NULL,
+	version bigint NOT NULL,
+	created_at bigint NOT NULL,
+	updated_at bigint NOT NULL,
+	deadline bigint NOT NULL,
+	expires_at bigint NOT NULL,
+	PRIMARY KEY (id),
+	KEY ` + expIdx + ` (expires_at),
+	KEY ` + subIdx + ` (subject)
+) ENGINE=InnoDB`,
+		}
+	default:
+		return []string{
+			"CREATE TABLE IF NOT EXISTS " + t + ` (
+	id TEXT NOT NULL PRIMARY KEY,
+	subject TEXT NOT NULL DEFAULT '',
+	payload BLOB NOT NULL,
+	version INTEGER NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	deadline INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+) WITHOUT ROWID`,
+			"CREATE INDEX IF NOT EXISTS " + expIdx + " ON " + t + " (expires_at)",
+			"CREATE INDEX IF NOT EXISTS " + subIdx + " ON " + t + " (subject) WHERE subject <> ''",
+		}
+	}
+}

@@ -1,0 +1,596 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/gormsession/gormsession/codec"
+	"github.com/gormsession/gormsession/hooks"
+	"github.com/gormsession/gormsession/internal/token"
+	"github.com/gormsession/gormsession/model"
+	"github.com/gormsession/gormsession/repository"
+)
+
+// Container stores sessions whose payload is a T in one table. It is safe
+// for concurrent use by many goroutines; make one per table at start-up and
+// share it. The zero value is not usable: call New.
+type Container[T any] struct {
+	cfg  *config
+	repo *repository.Repository
+	// inner is the codec that turns T into bytes; seal/open, when the
+	// configured codec is a codec.Sealer, wrap those bytes for storage.
+	inner codec.Codec
+	sealr codec.Sealer
+}
+
+// New returns a Container for payloads of type T stored through db.
+//
+// Unless WithoutAutoMigrate is given, New creates the table and its indexes
+// if they are missing; that is idempotent and safe when several processes
+// start at once. New also installs the random-cleanup plugin (package
+// hooks) on db and registers the table with it. It fails with an error
+// matching ErrInvalidOption (naming each bad option), with
+// repository.ErrUnsupportedDialect for a database other than PostgreSQL,
+// SQLite or MySQL/MariaDB, or with the database's error from the migration.
+//
+// Pass the application's root *gorm.DB, not a transaction; use WithTx for
+// transactional work. Statements of this package are logged by db's GORM
+// logger with their string and byte parameters redacted.
+func New[T any](db *gorm.DB, opts ...Option) (*Container[T], error) {
+	if db == nil {
+		return nil, errors.New("session: new: nil *gorm.DB")
+	}
+	cfg := defaults()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if err := cfg.err(); err != nil {
+		return nil, err
+	}
+	repo, err := repository.New(quiet(db), cfg.table)
+	if err != nil {
+		return nil, fmt.Errorf("session: new: %w", err)
+	}
+	c := &Container[T]{cfg: &cfg, repo: repo, inner: cfg.codec}
+	if s, ok := cfg.codec.(codec.Sealer); ok {
+		c.sealr, c.inner = s, s.Inner()
+	}
+	if cfg.autoMigrate {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := repo.Migrate(ctx); err != nil {
+			return nil, dbErr(ctx, "new: migrate", err)
+		}
+	}
+	p, err := hooks.Install(db)
+	if err != nil {
+		return nil, fmt.Errorf("session: new: install cleanup hook: %w", err)
+	}
+	err = p.Register(hooks.Table{
+		Name:      cfg.table,
+		Frequency: cfg.cleanupFreq,
+		Rand:      cfg.cleanupRand,
+		Timeout:   cfg.cleanupTimeout,
+		Logger:    cfg.logger,
+		Cleanup: func(ctx context.Context, root *gorm.DB) (int64, error) {
+			start := cfg.clockStart()
+			n, err := c.repo.WithDB(quiet(root)).Cleanup(ctx, cfg.nowMs(), c.cleanupOptions())
+			cfg.observe(ctx, start, Event{Op: OpCleanup, Rows: n, Err: err, Random: true})
+			return n, err
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session: new: %w", err)
+	}
+	return c, nil
+}
+
+// WithTx returns a view of c whose every statement runs in tx, a
+// transaction begun on the database c was made with. Nothing it writes is
+// visible to others until tx commits, and a rollback undoes it. The random
+// cleanup still runs outside tx. The view is meant for tx's lifetime only.
+func (c *Container[T]) WithTx(tx *gorm.DB) *Container[T] {
+	v := *c
+	v.repo = c.repo.WithDB(quiet(tx))
+	return &v
+}
+
+// Open returns the session for token, or a fresh one. It is lenient: an
+// empty, malformed, unknown or expired token, or a row whose payload cannot
+// be decoded (logged at Warn), gives a new, unsaved session with a new
+// token (IsNew reports true); a token the server did not issue is never
+// adopted. Only a database failure (or ctx ending) is an error.
+//
+// Opening writes no row. With an idle timeout, opening a live session may
+// refresh its stored idle deadline (see WithIdleTimeout); a failure of that
+// refresh is logged, not returned.
+func (c *Container[T]) Open(ctx context.Context, tok string) (*Session[T], error) {
+	start := c.cfg.clockStart()
+	s, err := c.load(ctx, "open", tok)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound):
+		s, err = c.fresh(), nil
+	case errors.Is(err, ErrCorrupt):
+		c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "gormsession: stored session cannot be decoded; starting a fresh one",
+			slog.String("table", c.cfg.table))
+		s, err = c.fresh(), nil
+	}
+	c.cfg.observe(ctx, start, Event{Op: OpOpen, Err: err, New: s != nil && s.isNew})
+	return s, err
+}
+
+// Load returns the live session for token. It is strict: an empty,
+// malformed, unknown, destroyed or expired token gives ErrNotFound, and a
+// row whose payload cannot be decoded gives ErrCorrupt. Like Open it writes
+// nothing but a throttled idle refresh.
+func (c *Container[T]) Load(ctx context.Context, tok string) (*Session[T], error) {
+	start := c.cfg.clockStart()
+	s, err := c.load(ctx, "load", tok)
+	c.cfg.observe(ctx, start, Event{Op: OpLoad, Err: err})
+	return s, err
+}
+
+// Exists reports whether token names a live session. A malformed token is
+// simply false. Exists never writes, not even an idle refresh.
+func (c *Container[T]) Exists(ctx context.Context, tok string) (bool, error) {
+	start := c.cfg.clockStart()
+	id, ok := token.Parse(tok)
+	var found bool
+	var err error
+	if ok {
+		found, err = c.repo.Exists(ctx, id, c.cfg.nowMs())
+		if err != nil {
+			err = dbErr(ctx, "exists", err)
+		}
+	}
+	c.cfg.observe(ctx, start, Event{Op: OpExists, Err: err})
+	return found, err
+}
+
+func (c *Container[T]) load(ctx context.Context, op, tok string) (*Session[T], error) {
+	id, ok := token.Parse(tok)
+	if !ok {
+		return nil, fmt.Errorf("session: %s: %w", op, ErrNotFound)
+	}
+	now := c.cfg.nowMs()
+	row, found, err := c.repo.Load(ctx, id, now)
+	if err != nil {
+		return nil, dbErr(ctx, op, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("session: %s: %w", op, ErrNotFound)
+	}
+	s := &Session[T]{token: tok}
+	if err := c.decode(&row, s); err != nil {
+		return nil, fmt.Errorf("session: %s: %w", op, err)
+	}
+	c.touch(ctx, s, now)
+	return s, nil
+}
+
+// decode fills s from row; on error s.Data is left untouched.
+func (c *Container[T]) decode(row *model.SessionRow, s *Session[T]) error {
+	plain := row.Payload
+	if c.sealr != nil {
+		var err error
+		if plain, err = c.sealr.Open(row.Payload); err != nil {
+			return errors.Join(ErrCorrupt, err)
+		}
+	}
+	var v T
+	if err := c.inner.Decode(plain, &v); err != nil {
+		return errors.Join(ErrCorrupt, err)
+	}
+	s.Data = v
+	s.id, s.subject, s.storedSubject = row.ID, row.Subject, row.Subject
+	s.createdAt, s.updatedAt, s.deadline, s.expiresAt = row.CreatedAt, row.UpdatedAt, row.Deadline, row.ExpiresAt
+	s.version, s.plain = row.Version, plain
+	return nil
+}
+
+// touch refreshes the idle deadline when at least a tenth of the idle
+// window has passed since the last refresh. It never changes the payload or
+// the version.
+func (c *Container[T]) touch(ctx context.Context, s *Session[T], now int64) {
+	idle := c.cfg.idle.Milliseconds()
+	if idle == 0 || now-s.updatedAt < idle/10 {
+		return
+	}
+	exp := min(s.deadline, now+idle)
+	if exp <= s.expiresAt {
+		return
+	}
+	start := c.cfg.clockStart()
+	_, err := c.repo.Touch(ctx, s.id, now, exp, now)
+	if err != nil {
+		c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "gormsession: idle refresh failed",
+			slog.String("table", c.cfg.table), slog.String("error", redact(err.Error())))
+	} else {
+		s.updatedAt, s.expiresAt = now, exp
+	}
+	c.cfg.observe(ctx, start, Event{Op: OpTouch, Err: err})
+}
+
+// fresh returns a new, unsaved session with a new token.
+func (c *Container[T]) fresh() *Session[T] {
+	tok, id := token.New()
+	now := c.cfg.nowMs()
+	s := &Session[T]{token: tok, id: id, isNew: true}
+	c.stamp(s, now)
+	return s
+}
+
+// stamp sets a new session's times as of now.
+func (c *Container[T]) stamp(s *Session[T], now int64) {
+	s.createdAt, s.updatedAt = now, now
+	s.deadline = now + c.cfg.lifetime.Milliseconds()
+	s.expiresAt = c.cfg.expiry(s.deadline, now)
+}
+
+// Save stores s. A new session is inserted (its lifetime starts now). A
+// loaded one is updated only if the stored row still has the version s was
+// loaded with and is live: if another save landed in between, Save returns
+// ErrConflict and changes nothing; if the session was destroyed, renewed
+// away or has expired, Save returns ErrNotFound and never re-creates it.
+// Saving counts as activity for the idle timeout but never extends the
+// absolute deadline. An encoded payload over WithMaxPayloadSize, or a
+// subject over 255 bytes, fails with ErrTooLarge before any SQL runs.
+func (c *Container[T]) Save(ctx context.Context, s *Session[T]) error {
+	start := c.cfg.clockStart()
+	wasNew := s != nil && s.isNew
+	err := c.save(ctx, "save", s)
+	c.cfg.observe(ctx, start, Event{Op: OpSave, Err: err, New: wasNew})
+	return err
+}
+
+func (c *Container[T]) save(ctx context.Context, op string, s *Session[T]) error {
+	if s == nil {
+		return fmt.Errorf("session: %s: nil session", op)
+	}
+	if s.destroyed {
+		return fmt.Errorf("session: %s: %w", op, ErrNotFound)
+	}
+	plain, stored, err := c.encode(op, s)
+	if err != nil {
+		return err
+	}
+	now := c.cfg.nowMs()
+	if s.isNew {
+		c.stamp(s, now)
+		row := c.row(s, s.id, stored)
+		row.Version = 1
+		if err := c.repo.Insert(ctx, &row); err != nil {
+			return dbErr(ctx, op, err)
+		}
+		s.isNew, s.version = false, 1
+	} else {
+		exp := c.cfg.expiry(s.deadline, now)
+		row := model.SessionRow{ID: s.id, Subject: s.subject, Payload: stored, UpdatedAt: now, ExpiresAt: exp}
+		ok, err := c.repo.Update(ctx, &row, s.version, now)
+		if err != nil {
+			return dbErr(ctx, op, err)
+		}
+		if !ok {
+			return c.explain(ctx, op, s.id, now)
+		}
+		s.version++
+		s.updatedAt, s.expiresAt = now, exp
+	}
+	s.plain, s.storedSubject = plain, s.subject
+	return nil
+}
+
+// explain tells, after a versioned write matched no row, whether the row
+// was changed by someone else (ErrConflict) or is gone (ErrNotFound).
+func (c *Container[T]) explain(ctx context.Context, op, id string, now int64) error {
+	state, _, err := c.repo.Probe(ctx, id, now)
+	switch {
+	case err != nil:
+		return dbErr(ctx, op, err)
+	case state == repository.Live:
+		return fmt.Errorf("session: %s: %w", op, ErrConflict)
+	default:
+		return fmt.Errorf("session: %s: %w", op, ErrNotFound)
+	}
+}
+
+// encode returns the inner encoding of s.Data and the form to store, after
+// checking the size limits.
+func (c *Container[T]) encode(op string, s *Session[T]) (plain, stored []byte, err error) {
+	if len(s.subject) > model.SubjectMaxLength {
+		return nil, nil, fmt.Errorf("session: %s: subject longer than %d bytes: %w", op, model.SubjectMaxLength, ErrTooLarge)
+	}
+	plain, err = c.inner.Encode(&s.Data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("session: %s: %w", op, err)
+	}
+	stored = plain
+	if c.sealr != nil {
+		if stored, err = c.sealr.Seal(plain); err != nil {
+			return nil, nil, fmt.Errorf("session: %s: %w", op, err)
+		}
+	}
+	if len(stored) > c.cfg.maxPayload {
+		return nil, nil, fmt.Errorf("session: %s: encoded payload of %d bytes exceeds %d: %w", op, len(stored), c.cfg.maxPayload, ErrTooLarge)
+	}
+	return plain, stored, nil
+}
+
+func (c *Container[T]) row(s *Session[T], id string, stored []byte) model.SessionRow {
+	return model.SessionRow{ID: id, Subject: s.subject, Payload: stored, Version: s.version,
+		CreatedAt: s.createdAt, UpdatedAt: s.updatedAt, Deadline: s.deadline, ExpiresAt: s.expiresAt}
+}
+
+// Changed reports whether s differs from what is stored: its Data encodes
+// differently from when it was loaded or last saved, or its subject
+// changed. A new session counts as changed only if its Data is not T's zero
+// value or it has a subject. Middleware uses it to save only what changed.
+func (c *Container[T]) Changed(s *Session[T]) (bool, error) {
+	if s == nil || s.destroyed {
+		return false, nil
+	}
+	if s.subject != s.storedSubject {
+		return true, nil
+	}
+	plain, err := c.inner.Encode(&s.Data)
+	if err != nil {
+		return false, fmt.Errorf("session: changed: %w", err)
+	}
+	base := s.plain
+	if s.isNew && base == nil {
+		var zero T
+		if base, err = c.inner.Encode(&zero); err != nil {
+			return false, fmt.Errorf("session: changed: %w", err)
+		}
+	}
+	return string(plain) != string(base), nil
+}
+
+// Update loads the session for token, calls fn with its Data, and saves
+// the result, all again from a fresh load whenever the save loses a race
+// (ErrConflict), up to WithUpdateAttempts times with a short randomised
+// back-off. fn may therefore run more than once and must only change the
+// value it is given. An error from fn stops Update, saves nothing and is
+// returned wrapped. Update fails with ErrNotFound for a token without a
+// live session (it never creates one), ErrCorrupt for an undecodable one,
+// and ErrConflict when every attempt lost.
+func (c *Container[T]) Update(ctx context.Context, tok string, fn func(*T) error) (*Session[T], error) {
+	start := c.cfg.clockStart()
+	s, retries, err := c.update(ctx, tok, fn)
+	c.cfg.observe(ctx, start, Event{Op: OpUpdate, Err: err, Retries: retries})
+	return s, err
+}
+
+func (c *Container[T]) update(ctx context.Context, tok string, fn func(*T) error) (*Session[T], int, error) {
+	if fn == nil {
+		return nil, 0, errors.New("session: update: nil function")
+	}
+	backoff := time.Millisecond
+	for attempt := 1; ; attempt++ {
+		s, err := c.load(ctx, "update", tok)
+		if err != nil {
+			return nil, attempt - 1, err
+		}
+		if err := fn(&s.Data); err != nil {
+			return nil, attempt - 1, fmt.Errorf("session: update: %w", err)
+		}
+		err = c.save(ctx, "update", s)
+		if err == nil {
+			return s, attempt - 1, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, attempt - 1, err
+		}
+		if attempt >= c.cfg.updateAttempts {
+			return nil, attempt - 1, fmt.Errorf("session: update: gave up after %d attempts: %w", attempt, ErrConflict)
+		}
+		// Full jitter: sleep a random time up to the current bound.
+		t := time.NewTimer(rand.N(backoff) + time.Microsecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, attempt, dbErr(ctx, "update", ctx.Err())
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 32*time.Millisecond)
+	}
+}
+
+// Renew gives s a new token and stores s under it (its Data and subject as
+// they are now) in one statement; the old token is dead afterwards. Call it
+// whenever privileges change, above all right after login, so a token an
+// attacker planted or saw before login is worthless after it (session
+// fixation). The absolute deadline is kept. A new session is inserted under
+// the new token. Like Save it fails with ErrConflict if s is stale and with
+// ErrNotFound if the session was destroyed or has expired; then s keeps
+// its old token.
+func (c *Container[T]) Renew(ctx context.Context, s *Session[T]) error {
+	start := c.cfg.clockStart()
+	err := c.renew(ctx, s)
+	c.cfg.observe(ctx, start, Event{Op: OpRenew, Err: err})
+	return err
+}
+
+func (c *Container[T]) renew(ctx context.Context, s *Session[T]) error {
+	if s == nil {
+		return errors.New("session: renew: nil session")
+	}
+	if s.destroyed {
+		return fmt.Errorf("session: renew: %w", ErrNotFound)
+	}
+	if s.isNew {
+		oldTok, oldID := s.token, s.id
+		s.token, s.id = token.New()
+		if err := c.save(ctx, "renew", s); err != nil {
+			s.token, s.id = oldTok, oldID
+			return err
+		}
+		return nil
+	}
+	plain, stored, err := c.encode("renew", s)
+	if err != nil {
+		return err
+	}
+	newTok, newID := token.New()
+	now := c.cfg.nowMs()
+	exp := c.cfg.expiry(s.deadline, now)
+	row := model.SessionRow{ID: newID, Subject: s.subject, Payload: stored, UpdatedAt: now, ExpiresAt: exp}
+	ok, err := c.repo.Rekey(ctx, s.id, &row, s.version, now)
+	if err != nil {
+		return dbErr(ctx, "renew", err)
+	}
+	if !ok {
+		return c.explain(ctx, "renew", s.id, now)
+	}
+	s.token, s.id = newTok, newID
+	s.version++
+	s.updatedAt, s.expiresAt = now, exp
+	s.plain, s.storedSubject = plain, s.subject
+	return nil
+}
+
+// Destroy deletes s from the store; its token is dead afterwards and a
+// later Save or Renew of s fails with ErrNotFound. Destroying a session that
+// is already gone, or was never saved, is not an error.
+func (c *Container[T]) Destroy(ctx context.Context, s *Session[T]) error {
+	start := c.cfg.clockStart()
+	var err error
+	if s == nil {
+		err = errors.New("session: destroy: nil session")
+	} else if !s.isNew && !s.destroyed {
+		if _, derr := c.repo.Delete(ctx, s.id); derr != nil {
+			err = dbErr(ctx, "destroy", derr)
+		}
+	}
+	if err == nil && s != nil {
+		s.destroyed = true
+	}
+	c.cfg.observe(ctx, start, Event{Op: OpDestroy, Err: err})
+	return err
+}
+
+// DestroySubject deletes every stored session whose subject is subject,
+// live or expired, and reports how many it deleted: "log out everywhere".
+// Sessions of other subjects and anonymous ones are untouched. An empty
+// subject is ErrEmptySubject.
+func (c *Container[T]) DestroySubject(ctx context.Context, subject string) (int64, error) {
+	start := c.cfg.clockStart()
+	var n int64
+	var err error
+	if subject == "" {
+		err = fmt.Errorf("session: destroy subject: %w", ErrEmptySubject)
+	} else if n, err = c.repo.DeleteSubject(ctx, subject); err != nil {
+		err = dbErr(ctx, "destroy subject", err)
+	}
+	c.cfg.observe(ctx, start, Event{Op: OpDestroySubject, Err: err, Rows: n})
+	return n, err
+}
+
+// DestroyOthers deletes every stored session of keep's subject except keep
+// itself: "log out everywhere else". It fails with ErrEmptySubject when
+// keep has no stored subject.
+func (c *Container[T]) DestroyOthers(ctx context.Context, keep *Session[T]) (int64, error) {
+	start := c.cfg.clockStart()
+	var n int64
+	var err error
+	if keep == nil || keep.storedSubject == "" || keep.isNew {
+		err = fmt.Errorf("session: destroy others: %w", ErrEmptySubject)
+	} else if n, err = c.repo.DeleteSubjectExcept(ctx, keep.storedSubject, keep.id); err != nil {
+		err = dbErr(ctx, "destroy others", err)
+	}
+	c.cfg.observe(ctx, start, Event{Op: OpDestroySubject, Err: err, Rows: n})
+	return n, err
+}
+
+// List returns the live sessions of subject, oldest first, without their
+// payloads: for a "your active sessions" page. An empty subject is
+// ErrEmptySubject.
+func (c *Container[T]) List(ctx context.Context, subject string) ([]Info, error) {
+	if subject == "" {
+		return nil, fmt.Errorf("session: list: %w", ErrEmptySubject)
+	}
+	rows, err := c.repo.ListSubject(ctx, subject, c.cfg.nowMs())
+	if err != nil {
+		return nil, dbErr(ctx, "list", err)
+	}
+	out := make([]Info, len(rows))
+	for i, r := range rows {
+		out[i] = Info{Handle: handleOf(r.ID), Subject: r.Subject, CreatedAt: time.UnixMilli(r.CreatedAt),
+			LastSeen: time.UnixMilli(r.UpdatedAt), ExpiresAt: time.UnixMilli(r.ExpiresAt)}
+	}
+	return out, nil
+}
+
+// DestroyHandle deletes the session of subject whose Handle is handle and
+// reports whether there was one. Requiring the subject means a user can
+// only end their own sessions. An empty subject is ErrEmptySubject.
+func (c *Container[T]) DestroyHandle(ctx context.Context, subject, handle string) (bool, error) {
+	if subject == "" {
+		return false, fmt.Errorf("session: destroy handle: %w", ErrEmptySubject)
+	}
+	rows, err := c.repo.ListSubject(ctx, subject, c.cfg.nowMs())
+	if err != nil {
+		return false, dbErr(ctx, "destroy handle", err)
+	}
+	for _, r := range rows {
+		if handleOf(r.ID) == handle {
+			n, err := c.repo.Delete(ctx, r.ID)
+			if err != nil {
+				return false, dbErr(ctx, "destroy handle", err)
+			}
+			return n > 0, nil
+		}
+	}
+	return false, nil
+}
+
+// Cleanup deletes every session expired as of now, in batches of
+// WithCleanupBatchSize rows, each bounded by WithCleanupTimeout, until a
+// batch comes back short; it never deletes a live session. It reports how
+// many rows it deleted, also alongside an error when it stopped early.
+// The random cleanup calls the same code; call Cleanup yourself (from a
+// scheduled job) when WithCleanupFrequency is 0.
+func (c *Container[T]) Cleanup(ctx context.Context) (int64, error) {
+	start := c.cfg.clockStart()
+	n, err := c.repo.Cleanup(ctx, c.cfg.nowMs(), c.cleanupOptions())
+	if err != nil {
+		err = dbErr(ctx, "cleanup", err)
+	}
+	c.cfg.observe(ctx, start, Event{Op: OpCleanup, Rows: n, Err: err})
+	return n, err
+}
+
+func (c *Container[T]) cleanupOptions() repository.CleanupOptions {
+	return repository.CleanupOptions{BatchSize: c.cfg.cleanupBatch, BatchTimeout: c.cfg.cleanupTimeout}
+}
+
+// AdjustTime shifts every stored time of every session in the table by
+// delta: a negative delta makes sessions older, so tests can check expiry
+// without sleeping. It is a test aid; running it on a production table
+// expires (or revives) real sessions.
+func (c *Container[T]) AdjustTime(ctx context.Context, delta time.Duration) error {
+	if _, err := c.repo.AdjustTime(ctx, delta.Milliseconds()); err != nil {
+		return dbErr(ctx, "adjust time", err)
+	}
+	return nil
+}
+
+func (c *config) nowMs() int64 { return c.now().UnixMilli() }
+
+// expiry returns the expires_at of a session with the given absolute
+// deadline that was active at now.
+func (c *config) expiry(deadline, now int64) int64 {
+	if c.idle <= 0 {
+		return deadline
+	}
+	return min(deadline, now+c.idle.Milliseconds())
+}

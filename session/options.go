@@ -1,0 +1,268 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gormsession/gormsession/codec"
+	"github.com/gormsession/gormsession/model"
+	"github.com/gormsession/gormsession/repository"
+)
+
+// Defaults of the options.
+const (
+	// TableDefault is the default table name.
+	TableDefault = model.TableDefault
+	// LifetimeDefault is the default absolute lifetime of a session.
+	LifetimeDefault = 24 * time.Hour
+	// IdleTimeoutDefault is the default inactivity timeout: off.
+	IdleTimeoutDefault time.Duration = 0
+	// CleanupFrequencyDefault: about one random cleanup per 100 opens.
+	CleanupFrequencyDefault = 100
+	// MaxPayloadSizeDefault is the default limit on an encoded payload.
+	MaxPayloadSizeDefault = 64 << 10
+	// CleanupBatchSizeDefault is how many rows one cleanup DELETE removes.
+	CleanupBatchSizeDefault = repository.BatchSizeDefault
+	// CleanupTimeoutDefault bounds one random cleanup run, and each batch
+	// of Cleanup.
+	CleanupTimeoutDefault = 30 * time.Second
+	// UpdateAttemptsDefault is how many times Update tries before it gives
+	// up with ErrConflict.
+	UpdateAttemptsDefault = 64
+)
+
+// An Option configures New. Options are applied in order; a later one wins.
+type Option func(*config)
+
+type config struct {
+	table          string
+	lifetime       time.Duration
+	idle           time.Duration
+	cleanupFreq    int
+	cleanupBatch   int
+	cleanupTimeout time.Duration
+	cleanupRand    rand.Source
+	codec          codec.Codec
+	now            func() time.Time
+	maxPayload     int
+	logger         *slog.Logger
+	autoMigrate    bool
+	updateAttempts int
+	observer       Observer
+	errs           []error
+}
+
+func defaults() config {
+	return config{
+		table:          TableDefault,
+		lifetime:       LifetimeDefault,
+		idle:           IdleTimeoutDefault,
+		cleanupFreq:    CleanupFrequencyDefault,
+		cleanupBatch:   CleanupBatchSizeDefault,
+		cleanupTimeout: CleanupTimeoutDefault,
+		codec:          codec.JSON{},
+		now:            time.Now,
+		maxPayload:     MaxPayloadSizeDefault,
+		logger:         slog.Default(),
+		autoMigrate:    true,
+		updateAttempts: UpdateAttemptsDefault,
+	}
+}
+
+func (c *config) fail(option, format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("session: %s: %s", option, fmt.Sprintf(format, args...)))
+}
+
+func (c *config) err() error {
+	if len(c.errs) == 0 {
+		return nil
+	}
+	return errors.Join(append([]error{ErrInvalidOption}, c.errs...)...)
+}
+
+// ErrInvalidOption is matched by the error New returns when an option has a
+// bad value; the message names every such option.
+var ErrInvalidOption = errors.New("session: invalid option")
+
+// WithTable sets the table name. Default TableDefault ("sessions"). The name
+// must be a plain identifier: a letter or underscore, then at most 47
+// letters, digits or underscores. Several containers, even with different
+// payload types, may share one database through different tables.
+func WithTable(name string) Option {
+	return func(c *config) {
+		if !repository.ValidTable(name) {
+			c.fail("WithTable", "table name must match [A-Za-z_][A-Za-z0-9_]{0,47}")
+			return
+		}
+		c.table = name
+	}
+}
+
+// WithLifetime sets the absolute lifetime: a session expires this long
+// after it was first saved, however active it is. Default LifetimeDefault
+// (24h). Must be at least one second.
+func WithLifetime(d time.Duration) Option {
+	return func(c *config) {
+		if d < time.Second {
+			c.fail("WithLifetime", "lifetime must be at least 1s, got %v", d)
+			return
+		}
+		c.lifetime = d
+	}
+}
+
+// WithIdleTimeout sets the inactivity timeout: a session that is neither
+// saved nor opened for this long expires, even before its absolute
+// deadline. Default IdleTimeoutDefault (0: off). Must be 0 or at least one
+// second. Activity refreshes the stored deadline only once a tenth of the
+// idle window has passed since the last refresh, so reads stay reads.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d != 0 && d < time.Second {
+			c.fail("WithIdleTimeout", "idle timeout must be 0 (off) or at least 1s, got %v", d)
+			return
+		}
+		c.idle = d
+	}
+}
+
+// WithCleanupFrequency sets how often the random cleanup fires: about once
+// per n successful queries of the table (each Open or Load is one).
+// Default CleanupFrequencyDefault (100); 1 means every query; 0 never
+// (then run Cleanup yourself, for example from the sessionctl command).
+// Negative values are an error.
+func WithCleanupFrequency(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			c.fail("WithCleanupFrequency", "frequency must be 0 (never) or more, got %d", n)
+			return
+		}
+		c.cleanupFreq = n
+	}
+}
+
+// WithCleanupBatchSize sets how many rows one cleanup DELETE removes.
+// Default CleanupBatchSizeDefault (1000); must be 1 to 100000. Smaller
+// batches hold locks for less time; larger ones finish sooner.
+func WithCleanupBatchSize(n int) Option {
+	return func(c *config) {
+		if n < 1 || n > 100000 {
+			c.fail("WithCleanupBatchSize", "batch size must be 1 to 100000, got %d", n)
+			return
+		}
+		c.cleanupBatch = n
+	}
+}
+
+// WithCleanupTimeout bounds one random cleanup run and each batch of
+// Cleanup. Default CleanupTimeoutDefault (30s); must be positive.
+func WithCleanupTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.fail("WithCleanupTimeout", "timeout must be positive, got %v", d)
+			return
+		}
+		c.cleanupTimeout = d
+	}
+}
+
+// WithCleanupRand sets the random source that decides when the random
+// cleanup fires. Default: a source seeded from the runtime's randomness.
+// Pass a seeded source (rand.NewPCG(1, 2)) for deterministic tests. The
+// container serialises its calls to src. nil is an error.
+func WithCleanupRand(src rand.Source) Option {
+	return func(c *config) {
+		if src == nil {
+			c.fail("WithCleanupRand", "source must not be nil")
+			return
+		}
+		c.cleanupRand = src
+	}
+}
+
+// WithCodec sets how payloads are encoded. Default codec.JSON{}. Wrap a
+// codec with codec.Sealed to encrypt payloads at rest. nil is an error.
+func WithCodec(cd codec.Codec) Option {
+	return func(c *config) {
+		if cd == nil {
+			c.fail("WithCodec", "codec must not be nil")
+			return
+		}
+		c.codec = cd
+	}
+}
+
+// WithClock sets the clock used for every stored time and expiry check.
+// Default time.Now. Tests inject a fake clock, or age stored sessions with
+// Container.AdjustTime. nil is an error.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now == nil {
+			c.fail("WithClock", "clock must not be nil")
+			return
+		}
+		c.now = now
+	}
+}
+
+// WithMaxPayloadSize sets the largest encoded (and sealed) payload, in
+// bytes, that Save accepts; a larger one fails with ErrTooLarge before any
+// SQL runs. Default MaxPayloadSizeDefault (64 KiB); must be 1 to 16 MiB.
+func WithMaxPayloadSize(n int) Option {
+	return func(c *config) {
+		if n < 1 || n > 16<<20 {
+			c.fail("WithMaxPayloadSize", "size must be 1 to 16 MiB, got %d", n)
+			return
+		}
+		c.maxPayload = n
+	}
+}
+
+// WithLogger sets the structured logger. Default slog.Default(). Lines
+// never carry a token, a stored id or a payload: a corrupt row is logged at
+// Warn, a random cleanup at Debug (Warn when it fails), a failed idle touch
+// at Warn. nil is an error.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l == nil {
+			c.fail("WithLogger", "logger must not be nil")
+			return
+		}
+		c.logger = l
+	}
+}
+
+// WithoutAutoMigrate makes New skip creating the table. Use it when the
+// schema is managed elsewhere, for example with the sessionctl migrate
+// command at deploy time.
+func WithoutAutoMigrate() Option {
+	return func(c *config) { c.autoMigrate = false }
+}
+
+// WithUpdateAttempts sets how many times Update tries its
+// load-change-save cycle when it loses races before it gives up with
+// ErrConflict. Default UpdateAttemptsDefault (64); must be 1 to 10000.
+func WithUpdateAttempts(n int) Option {
+	return func(c *config) {
+		if n < 1 || n > 10000 {
+			c.fail("WithUpdateAttempts", "attempts must be 1 to 10000, got %d", n)
+			return
+		}
+		c.updateAttempts = n
+	}
+}
+
+// WithObserver sets an Observer that is told about every operation, for
+// metrics. Default none. nil is an error.
+func WithObserver(o Observer) Option {
+	return func(c *config) {
+		if o == nil {
+			c.fail("WithObserver", "observer must not be nil")
+			return
+		}
+		c.observer = o
+	}
+}
