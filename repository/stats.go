@@ -1,0 +1,198 @@
+package repository
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Stats summarises a sessions table at one instant, for operators. It
+// carries subjects (owner keys such as "user:42") but never a stored id or
+// a payload.
+type Stats struct {
+	// Total is the number of stored rows, live or expired.
+	Total int64
+	// Live is the number of rows whose expires_at is after now.
+	Live int64
+	// Expired is Total minus Live: rows a cleanup would delete.
+	Expired int64
+	// Anonymous is the number of live rows without a subject.
+	Anonymous int64
+	// Subjects is the number of distinct subjects among the live rows.
+	Subjects int64
+	// OldestCreated and NewestCreated are the smallest and largest
+	// created_at (Unix milliseconds) over all stored rows; both are 0 when
+	// the table is empty.
+	OldestCreated, NewestCreated int64
+	// TopSubjects are the subjects with the most live rows, most first,
+	// ties by subject; at most the topN asked for.
+	TopSubjects []SubjectCount
+	// Size is the disk space in bytes that SizeScope describes, or -1 when
+	// the database cannot tell.
+	Size int64
+	// SizeScope says what Size measures: SizeTable, SizeDatabase, or
+	// SizeUnknown when Size is -1.
+	SizeScope SizeScope
+}
+
+// SubjectCount is one subject and its number of live rows.
+type SubjectCount struct {
+	Subject string
+	Live    int64
+}
+
+// SizeScope says what Stats.Size measures.
+type SizeScope string
+
+// The scopes of Stats.Size.
+const (
+	// SizeUnknown: the database could not tell; Size is -1.
+	SizeUnknown SizeScope = ""
+	// SizeTable: the table with its indexes (and, on PostgreSQL, its TOAST
+	// data). On MySQL/MariaDB it is InnoDB's estimate, which can lag.
+	SizeTable SizeScope = "table"
+	// SizeDatabase: the whole database file (SQLite without the dbstat
+	// virtual table), which may hold other tables; the WAL file is not
+	// counted.
+	SizeDatabase SizeScope = "database"
+)
+
+// Stats reports counts as of now (Unix milliseconds), the topN subjects
+// with the most live rows (none when topN < 1) and the table's disk size
+// where the database can tell. The figures come from a few separate
+// statements, so under concurrent writes they may not add up exactly. A
+// missing table is the database's error; see TableExists.
+func (r *Repository) Stats(ctx context.Context, now int64, topN int) (Stats, error) {
+	var s Stats
+	t := r.dialect.quote(r.table)
+	_, err := r.queryRow(ctx,
+		"SELECT COUNT(*),"+
+			" COALESCE(SUM(CASE WHEN expires_at > ? THEN 1 ELSE 0 END), 0),"+
+			" COALESCE(SUM(CASE WHEN expires_at > ? AND subject = '' THEN 1 ELSE 0 END), 0),"+
+			" COALESCE(MIN(created_at), 0), COALESCE(MAX(created_at), 0)"+
+			" FROM "+t,
+		[]any{now, now}, &s.Total, &s.Live, &s.Anonymous, &s.OldestCreated, &s.NewestCreated)
+	if err != nil {
+		return Stats{}, fmt.Errorf("repository: stats: %w", err)
+	}
+	s.Expired = s.Total - s.Live
+	_, err = r.queryRow(ctx,
+		"SELECT COUNT(DISTINCT subject) FROM "+t+" WHERE subject <> '' AND expires_at > ?",
+		[]any{now}, &s.Subjects)
+	if err != nil {
+		return Stats{}, fmt.Errorf("repository: stats: %w", err)
+	}
+	if topN > 0 {
+		if s.TopSubjects, err = r.topSubjects(ctx, now, topN); err != nil {
+			return Stats{}, fmt.Errorf("repository: stats: %w", err)
+		}
+	}
+	if s.Size, s.SizeScope, err = r.size(ctx); err != nil {
+		return Stats{}, fmt.Errorf("repository: stats: size: %w", err)
+	}
+	return s, nil
+}
+
+func (r *Repository) topSubjects(ctx context.Context, now int64, n int) ([]SubjectCount, error) {
+	q := fmt.Sprintf("SELECT subject, COUNT(*) FROM %s WHERE subject <> '' AND expires_at > ?"+
+		" GROUP BY subject ORDER BY COUNT(*) DESC, subject LIMIT %d", r.dialect.quote(r.table), n)
+	rows, err := r.db.WithContext(ctx).Table(r.table).Raw(q, now).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []SubjectCount{}
+	for rows.Next() {
+		var c SubjectCount
+		if err := rows.Scan(&c.Subject, &c.Live); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// size measures the table per dialect: PostgreSQL's
+// pg_total_relation_size; MySQL's information_schema data and index
+// lengths; on SQLite the dbstat virtual table when the driver was built
+// with it, else the database file's page_count * page_size.
+func (r *Repository) size(ctx context.Context) (int64, SizeScope, error) {
+	var n sql.NullInt64
+	switch r.dialect {
+	case Postgres:
+		if _, err := r.queryRow(ctx, "SELECT pg_total_relation_size(to_regclass(?))",
+			[]any{r.dialect.quote(r.table)}, &n); err != nil {
+			return -1, SizeUnknown, err
+		}
+		if n.Valid {
+			return n.Int64, SizeTable, nil
+		}
+		return -1, SizeUnknown, nil
+	case MySQL:
+		found, err := r.queryRow(ctx, "SELECT data_length + index_length FROM information_schema.tables"+
+			" WHERE table_schema = DATABASE() AND table_name = ?", []any{r.table}, &n)
+		if err != nil {
+			return -1, SizeUnknown, err
+		}
+		if found && n.Valid {
+			return n.Int64, SizeTable, nil
+		}
+		return -1, SizeUnknown, nil
+	default:
+		// dbstat is optional in SQLite builds; its absence is not an error.
+		found, err := r.queryRow(ctx, "SELECT SUM(pgsize) FROM dbstat WHERE name IN (?, ?, ?)",
+			[]any{r.table, r.table + "_expires_at_idx", r.table + "_subject_idx"}, &n)
+		if err == nil && found && n.Valid {
+			return n.Int64, SizeTable, nil
+		}
+		var pages, pageSize int64
+		if _, err := r.queryRow(ctx, "SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()",
+			nil, &pages, &pageSize); err != nil {
+			return -1, SizeUnknown, err
+		}
+		return pages * pageSize, SizeDatabase, nil
+	}
+}
+
+// TableExists reports whether the table exists where the repository's
+// unqualified statements look for it: PostgreSQL's search_path, MySQL's
+// current database, SQLite's main schema. A failure to ask is an error,
+// never a false.
+func (r *Repository) TableExists(ctx context.Context) (bool, error) {
+	var q string
+	var arg any
+	switch r.dialect {
+	case Postgres:
+		q, arg = "SELECT COUNT(*) FROM (SELECT to_regclass(?) AS c) AS x WHERE c IS NOT NULL", r.dialect.quote(r.table)
+	case MySQL:
+		q, arg = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", r.table
+	default:
+		q, arg = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", r.table
+	}
+	var n int64
+	if _, err := r.queryRow(ctx, q, []any{arg}, &n); err != nil {
+		return false, fmt.Errorf("repository: table exists: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Count reports how many rows the table holds, live or expired.
+func (r *Repository) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if _, err := r.queryRow(ctx, "SELECT COUNT(*) FROM "+r.dialect.quote(r.table), nil, &n); err != nil {
+		return 0, fmt.Errorf("repository: count: %w", err)
+	}
+	return n, nil
+}
+
+// CountSubject reports how many rows of subject the table holds, live or
+// expired: what DeleteSubject would delete. An empty subject counts
+// nothing.
+func (r *Repository) CountSubject(ctx context.Context, subject string) (int64, error) {
+	var n int64
+	if _, err := r.queryRow(ctx, "SELECT COUNT(*) FROM "+r.dialect.quote(r.table)+
+		" WHERE subject = ? AND subject <> ''", []any{subject}, &n); err != nil {
+		return 0, fmt.Errorf("repository: count subject: %w", err)
+	}
+	return n, nil
+}
