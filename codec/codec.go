@@ -27,7 +27,7 @@ type Codec interface {
 
 // ErrInvalid matches every error returned for data a codec cannot decode:
 // malformed, of another Go type, truncated or tampered with.
-var ErrInvalid = errors.New("codec: payload cannot be decoded")
+var ErrInvalid = errors.New("codec: invalid payload")
 
 // JSON encodes with encoding/json. Unknown fields are ignored and missing
 // ones keep their zero value, so adding or removing payload fields between
@@ -47,7 +47,7 @@ func (JSON) Encode(v any) ([]byte, error) {
 // Decode implements Codec.
 func (JSON) Decode(data []byte, v any) error {
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("codec: json: %w", errors.Join(ErrInvalid, sanitizeJSON(err)))
+		return fmt.Errorf("%w (json): %w", ErrInvalid, sanitizeJSON(err))
 	}
 	return nil
 }
@@ -106,11 +106,11 @@ func (Gob) Encode(v any) ([]byte, error) {
 func (Gob) Decode(data []byte, v any) (err error) {
 	defer func() {
 		if recover() != nil {
-			err = fmt.Errorf("codec: gob: %w", ErrInvalid)
+			err = fmt.Errorf("%w (gob)", ErrInvalid)
 		}
 	}()
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(v); err != nil {
-		return fmt.Errorf("codec: gob: %w", ErrInvalid)
+		return fmt.Errorf("%w (gob)", ErrInvalid)
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ func (s *sealed) Seal(plain []byte) ([]byte, error) {
 func (s *sealed) Open(data []byte) ([]byte, error) {
 	a0 := s.aeads[0]
 	if len(data) < 1+a0.NonceSize()+a0.Overhead() || data[0] != sealedVersion {
-		return nil, fmt.Errorf("codec: sealed: %w", ErrInvalid)
+		return nil, fmt.Errorf("%w (sealed)", ErrInvalid)
 	}
 	nonce, box := data[1:1+a0.NonceSize()], data[1+a0.NonceSize():]
 	for _, a := range s.aeads {
@@ -101,5 +101,5 @@ func (s *sealed) Open(data []byte) ([]byte, error) {
 			return plain, nil
 		}
 	}
-	return nil, fmt.Errorf("codec: sealed: %w", ErrInvalid)
+	return nil, fmt.Errorf("%w (sealed)", ErrInvalid)
 }

@@ -183,12 +183,12 @@ func (c *Container[T]) decode(row *model.SessionRow, s *Session[T]) error {
 	if c.sealr != nil {
 		var err error
 		if plain, err = c.sealr.Open(row.Payload); err != nil {
-			return errors.Join(ErrCorrupt, err)
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 	}
 	var v T
 	if err := c.inner.Decode(plain, &v); err != nil {
-		return errors.Join(ErrCorrupt, err)
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	s.Data = v
 	s.id, s.subject, s.storedSubject = row.ID, row.Subject, row.Subject
