@@ -1,0 +1,53 @@
+package repository_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/gormsession/gormsession/model"
+	"github.com/gormsession/gormsession/repository"
+)
+
+// The repository works on rows, so tools need no payload type.
+func Example() {
+	dir, _ := os.MkdirTemp("", "repository-example")
+	defer os.RemoveAll(dir)
+	db, err := gorm.Open(sqlite.Open("file:"+filepath.Join(dir, "app.db")+"?_journal_mode=WAL&_busy_timeout=5000"),
+		&gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { sqlDB, _ := db.DB(); _ = sqlDB.Close() }()
+	ctx := context.Background()
+
+	repo, err := repository.New(db, model.TableDefault)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := repo.Migrate(ctx); err != nil {
+		log.Fatal(err)
+	}
+	for i, expires := range []int64{100, 200, 5000} {
+		id := fmt.Sprintf("%064x", i)
+		row := model.SessionRow{ID: id, Payload: []byte("{}"), Version: 1, Deadline: expires, ExpiresAt: expires}
+		if err := repo.Insert(ctx, &row); err != nil {
+			log.Fatal(err)
+		}
+	}
+	const now = 1000
+	_, found, _ := repo.Load(ctx, fmt.Sprintf("%064x", 0), now)
+	fmt.Println("expired row found:", found)
+
+	deleted, err := repo.Cleanup(ctx, now, repository.CleanupOptions{BatchSize: 1})
+	fmt.Println("deleted:", deleted, err)
+	// Output:
+	// expired row found: false
+	// deleted: 2 <nil>
+}
