@@ -40,8 +40,17 @@ func exampleDB() (*gorm.DB, func()) {
 
 // The quick start: a typed cart kept across requests.
 func Example_quickStart() {
-	db, done := exampleDB() // a *gorm.DB on SQLite, PostgreSQL or MySQL
-	defer done()
+	// Any *gorm.DB will do: SQLite here, PostgreSQL or MySQL in production.
+	dir, _ := os.MkdirTemp("", "quickstart")
+	defer os.RemoveAll(dir)
+	dsn := "file:" + filepath.Join(dir, "app.db") + "?_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate"
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	defer hooks.Of(db).Wait() // at shutdown: let a running random cleanup finish
 	ctx := context.Background()
 
 	type Cart struct {
