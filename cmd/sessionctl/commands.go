@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gormsession/gormsession/model"
+	"github.com/gormsession/gormsession/repository"
+)
+
+var migrateCmd = command{
+	name:    "migrate",
+	summary: "create the sessions table and its indexes if they are missing",
+	usage: `sessionctl migrate [--dsn DSN] [--table NAME]
+
+Idempotent and safe to run from several processes at once (the same
+statements session.New runs). Use it at deploy time together with
+session.WithoutAutoMigrate(). For SQLite it creates the file if needed.`,
+	flags: func(fs *flag.FlagSet) func(context.Context, *app, *globals) error {
+		return func(ctx context.Context, a *app, g *globals) error {
+			db, t, closer, err := a.connect(ctx, g, true)
+			if err != nil {
+				return err
+			}
+			defer closer()
+			repo, err := repository.New(db, g.table)
+			if err != nil {
+				return fail(exitUsage, "%v", err)
+			}
+			existed, err := repo.TableExists(ctx)
+			if err != nil {
+				return err
+			}
+			if err := repo.Migrate(ctx); err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+			if existed {
+				fmt.Fprintf(a.stdout, "table %q already exists in %s; indexes checked\n", g.table, t.where)
+			} else {
+				fmt.Fprintf(a.stdout, "table %q created in %s\n", g.table, t.where)
+			}
+			return nil
+		}
+	},
+}
+
+var cleanupCmd = command{
+	name:    "cleanup",
+	summary: "delete expired sessions in batches",
+	usage: `sessionctl cleanup [--batch-size N] [--batch-timeout D] [--pause D] [--dry-run]
+
+Deletes every session expired now, in batches of --batch-size rows, until a
+batch comes back short. A live session is never deleted. Run it from cron
+(and set session.WithCleanupFrequency(0) in the application) to take the
+cleanup off the request path. On a terminal it shows the rows deleted, the
+rate and the time elapsed as it goes; otherwise it prints a plain line at
+most every 10 seconds and one at the end. --dry-run only counts.`,
+	flags: func(fs *flag.FlagSet) func(context.Context, *app, *globals) error {
+		batch := fs.Int("batch-size", repository.BatchSizeDefault, "most rows one DELETE removes (1 to 100000)")
+		batchTimeout := fs.Duration("batch-timeout", 30*time.Second, "bound on each DELETE; 0 for none")
+		pause := fs.Duration("pause", 0, "sleep between batches, to let other writers in (useful on SQLite)")
+		dry := fs.Bool("dry-run", false, "count the expired sessions, delete nothing")
+		return func(ctx context.Context, a *app, g *globals) error {
+			if *batch < 1 || *batch > 100000 {
+				return fail(exitUsage, "cleanup: --batch-size must be 1 to 100000, got %d", *batch)
+			}
+			if *batchTimeout < 0 || *pause < 0 {
+				return fail(exitUsage, "cleanup: --batch-timeout and --pause must not be negative")
+			}
+			repo, _, closer, err := a.open(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer closer()
+			now := a.now()
+			if *dry {
+				n, err := repo.CountExpired(ctx, now.UnixMilli())
+				if err != nil {
+					return fmt.Errorf("cleanup: count: %w", err)
+				}
+				fmt.Fprintf(a.stdout, "dry run: %d expired %s in table %q would be deleted, in batches of %d; nothing deleted\n",
+					n, plural(n, "session", "sessions"), g.table, *batch)
+				return nil
+			}
+			p := &progress{a: a, start: now, last: now}
+			total, err := repo.Cleanup(ctx, now.UnixMilli(), repository.CleanupOptions{
+				BatchSize: *batch, BatchTimeout: *batchTimeout, Pause: *pause, OnBatch: p.batch,
+			})
+			p.finish()
+			elapsed := a.now().Sub(now)
+			if err != nil {
+				return fmt.Errorf("cleanup: stopped after deleting %d %s: %w", total, plural(total, "row", "rows"), err)
+			}
+			fmt.Fprintf(a.stdout, "deleted %d expired %s from table %q in %s%s\n",
+				total, plural(total, "session", "sessions"), g.table, roundDuration(elapsed), rate(total, elapsed))
+			return nil
+		}
+	},
+}
+
+// progress reports a running cleanup: on a terminal one line redrawn in
+// place, otherwise a plain line now and then.
+type progress struct {
+	a           *app
+	start, last time.Time
+	total       int64
+	batches     int
+	drawn       bool
+}
+
+func (p *progress) batch(deleted int64, _ time.Duration) {
+	p.total += deleted
+	p.batches++
+	now := p.a.now()
+	if now.Sub(p.last) < p.a.progressEvery {
+		return
+	}
+	p.last = now
+	elapsed := now.Sub(p.start)
+	if p.a.tty {
+		fmt.Fprintf(p.a.stdout, "\r\033[Kdeleted %d rows in %d %s, elapsed %s%s",
+			p.total, p.batches, plural(int64(p.batches), "batch", "batches"), roundDuration(elapsed), rate(p.total, elapsed))
+		p.drawn = true
+		return
+	}
+	fmt.Fprintf(p.a.stdout, "progress: deleted %d rows in %d %s, elapsed %s%s\n",
+		p.total, p.batches, plural(int64(p.batches), "batch", "batches"), roundDuration(elapsed), rate(p.total, elapsed))
+}
+
+// finish clears the terminal line so the summary starts on a clean one.
+func (p *progress) finish() {
+	if p.drawn {
+		fmt.Fprint(p.a.stdout, "\r\033[K")
+	}
+}
+
+func rate(n int64, d time.Duration) string {
+	if d < time.Millisecond || n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.0f rows/s)", float64(n)/d.Seconds())
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d > time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+var statsCmd = command{
+	name:    "stats",
+	summary: "show counts, ages, the busiest subjects and the table's size",
+	usage: `sessionctl stats [--top N] [--json]
+
+Live sessions are those not yet expired; expired ones wait for the next
+cleanup. Times are UTC (RFC 3339) with their age. Subjects are the owner
+keys the application set (session.SetSubject), such as "user:42"; sessions
+without one are anonymous. The size is the table with its indexes where the
+database can tell (PostgreSQL exactly; MySQL/MariaDB as InnoDB's estimate),
+or the whole database file (SQLite).`,
+	flags: func(fs *flag.FlagSet) func(context.Context, *app, *globals) error {
+		top := fs.Int("top", 10, "how many subjects to list, most live sessions first (0 to 1000)")
+		asJSON := fs.Bool("json", false, "print JSON instead of text")
+		return func(ctx context.Context, a *app, g *globals) error {
+			if *top < 0 || *top > 1000 {
+				return fail(exitUsage, "stats: --top must be 0 to 1000, got %d", *top)
+			}
+			repo, t, closer, err := a.open(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer closer()
+			now := a.now().UTC().Truncate(time.Millisecond)
+			s, err := repo.Stats(ctx, now.UnixMilli(), *top)
+			if err != nil {
+				return fmt.Errorf("stats: %w", err)
+			}
+			r := newReport(g.table, t, now, s)
+			if *asJSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			}
+			r.writeText(a.stdout)
+			return nil
+		}
+	},
+}
+
+var revokeCmd = command{
+	name:    "revoke",
+	summary: "delete the sessions of one subject, or all sessions (log users out)",
+	usage: `sessionctl revoke --subject S [--yes]
+  sessionctl revoke --all [--yes]
+
+--subject deletes every session, live or expired, whose subject is S (the
+"log out everywhere" of one user); --all deletes every session in the table
+(everyone is logged out). It says how many sessions that is and asks for
+confirmation on standard input unless --yes is given; without a "y" answer
+it deletes nothing and exits with code 6.`,
+	flags: func(fs *flag.FlagSet) func(context.Context, *app, *globals) error {
+		subject := fs.String("subject", "", "the subject whose sessions to delete, e.g. user:42")
+		all := fs.Bool("all", false, "delete every session in the table")
+		yes := fs.Bool("yes", false, "do not ask for confirmation")
+		return func(ctx context.Context, a *app, g *globals) error {
+			if (*subject == "") == !*all {
+				return fail(exitUsage, "revoke: give exactly one of --subject S or --all")
+			}
+			if len(*subject) > model.SubjectMaxLength {
+				return fail(exitUsage, "revoke: --subject is longer than %d bytes", model.SubjectMaxLength)
+			}
+			repo, _, closer, err := a.open(ctx, g)
+			if err != nil {
+				return err
+			}
+			defer closer()
+			var n int64
+			var what string
+			if *all {
+				n, err = repo.Count(ctx)
+				what = fmt.Sprintf("in table %q", g.table)
+			} else {
+				n, err = repo.CountSubject(ctx, *subject)
+				what = fmt.Sprintf("of subject %s in table %q", quoteSubject(*subject), g.table)
+			}
+			if err != nil {
+				return fmt.Errorf("revoke: %w", err)
+			}
+			if n == 0 {
+				fmt.Fprintf(a.stdout, "nothing to revoke: no sessions %s\n", what)
+				return nil
+			}
+			if !*yes {
+				fmt.Fprintf(a.stderr, "Delete %d %s %s? Their users will have to log in again. [y/N] ",
+					n, plural(n, "session", "sessions"), what)
+				if !confirmed(a) {
+					return fail(exitAborted, "revoke: not confirmed; nothing deleted")
+				}
+			}
+			var deleted int64
+			if *all {
+				deleted, err = repo.DeleteAll(ctx)
+			} else {
+				deleted, err = repo.DeleteSubject(ctx, *subject)
+			}
+			if err != nil {
+				return fmt.Errorf("revoke: %w", err)
+			}
+			fmt.Fprintf(a.stdout, "revoked %d %s %s\n", deleted, plural(deleted, "session", "sessions"), what)
+			return nil
+		}
+	},
+}
+
+// confirmed reads one line from stdin and reports whether it says yes.
+func confirmed(a *app) bool {
+	if a.stdin == nil {
+		fmt.Fprintln(a.stderr)
+		return false
+	}
+	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && line == "" { // no answer at all (EOF, closed stdin)
+		fmt.Fprintln(a.stderr)
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
