@@ -1,0 +1,196 @@
+// Command sessionbench runs the gormsession benchmark: workloads (a)-(e) on
+// PostgreSQL, SQLite and MySQL/MariaDB for every subject, interleaved over
+// several passes, and writes a report whose every figure is a ratio to the
+// hand-written baseline of the same pass.
+//
+// bench/run.sh builds and runs it; -guard runs the short regression pass of
+// .ci/steps/50-bench-guard.sh (ours and the baseline only) and exits 1 when
+// a ratio is more than twice its target.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gormsession/gormsession/bench"
+)
+
+// Sample is one benchmark run.
+type Sample struct {
+	Pass     int     `json:"pass"`
+	DB       string  `json:"db"`
+	Workload string  `json:"workload"`
+	Subject  string  `json:"subject"`
+	NsPerOp  float64 `json:"ns_op"`
+	BPerOp   float64 `json:"b_op"`
+	Allocs   float64 `json:"allocs_op"`
+	N        int     `json:"n"`
+	// Cleanup (e) only.
+	Deleted   int64   `json:"deleted,omitempty"`
+	TookMs    float64 `json:"took_ms,omitempty"`
+	WriterMax float64 `json:"writer_max_ms,omitempty"`
+	WriterP99 float64 `json:"writer_p99_ms,omitempty"`
+	Writes    int     `json:"writes,omitempty"`
+}
+
+func main() {
+	testing.Init()
+	var (
+		dbs       = flag.String("dbs", "postgres,sqlite,mysql", "databases, comma-separated")
+		subjects  = flag.String("subjects", "", "subjects, comma-separated (default all)")
+		workloads = flag.String("workloads", "create,load,save,mix8,mix32,cleanup", "workloads")
+		passes    = flag.Int("passes", 5, "passes over every subject")
+		benchtime = flag.String("benchtime", "1s", "time per benchmark run")
+		sessions  = flag.Int("sessions", 100000, "live sessions seeded per subject")
+		expired   = flag.Int("expired", 100000, "expired sessions per cleanup run")
+		jsonOut   = flag.String("json", "", "write every sample to this file")
+		mdOut     = flag.String("md", "", "write the report (markdown) to this file")
+		meta      = flag.String("meta", "", "file with machine and version notes for the report")
+		guard     = flag.Bool("guard", false, "regression guard: print ratios, exit 1 when one exceeds twice its target")
+		keep      = flag.Bool("keep", false, "keep the bench_gs_* namespaces afterwards")
+	)
+	flag.Parse()
+	if err := flag.Set("test.benchtime", *benchtime); err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	env := bench.EnvFromEnvironment()
+	want := set(*subjects)
+	wl := strings.Split(*workloads, ",")
+
+	type fixture struct {
+		f    bench.Factory
+		ns   *bench.NS
+		s    bench.Subject
+		keys []string
+	}
+	fixtures := map[string][]*fixture{}
+	dbList := strings.Split(*dbs, ",")
+	defer func() {
+		if *keep {
+			return
+		}
+		for _, fs := range fixtures {
+			for _, fx := range fs {
+				_ = fx.s.Close()
+				if err := fx.ns.Drop(ctx); err != nil {
+					log.Printf("drop %s: %v", fx.ns.Name, err)
+				}
+			}
+		}
+	}()
+	for _, db := range dbList {
+		for _, f := range bench.Subjects() {
+			if !f.Supports(db) || (len(want) > 0 && !want[f.Name]) {
+				continue
+			}
+			t := time.Now()
+			ns, err := env.Namespace(ctx, db, f.Name)
+			if err != nil {
+				log.Fatalf("%s/%s: namespace: %v", db, f.Name, err)
+			}
+			s, err := f.New(ctx, ns)
+			if err != nil {
+				log.Fatalf("%s/%s: %v", db, f.Name, err)
+			}
+			fx := &fixture{f: f, ns: ns, s: s}
+			fixtures[db] = append(fixtures[db], fx)
+			if err := s.Reset(ctx); err != nil {
+				log.Fatalf("%s/%s: reset: %v", db, f.Name, err)
+			}
+			if fx.keys, err = s.Seed(ctx, *sessions, time.Now().Add(bench.Lifetime)); err != nil {
+				log.Fatalf("%s/%s: seed: %v", db, f.Name, err)
+			}
+			ns.Release()
+			log.Printf("seeded %s/%s with %d sessions in %v", db, f.Name, *sessions, time.Since(t).Round(time.Millisecond))
+		}
+	}
+
+	var samples []Sample
+	for pass := 0; pass < *passes; pass++ {
+		for _, db := range dbList {
+			fs := fixtures[db]
+			for _, w := range wl {
+				// Rotate the order every pass so no subject always runs
+				// first (cold) or right after a heavy neighbour.
+				for k := range fs {
+					fx := fs[(k+pass)%len(fs)]
+					if w == "cleanup" {
+						res, err := bench.RunCleanup(ctx, fx.s, fx.keys, *expired)
+						if err == bench.ErrUnsupported {
+							continue
+						}
+						if err != nil {
+							log.Fatalf("%s/%s/cleanup: %v", db, fx.f.Name, err)
+						}
+						sm := Sample{Pass: pass, DB: db, Workload: w, Subject: fx.f.Name, NsPerOp: float64(res.Took.Nanoseconds()),
+							Deleted: res.Deleted, TookMs: ms(res.Took), WriterMax: ms(res.WriterMax), WriterP99: ms(res.WriterP99), Writes: res.Writes}
+						samples = append(samples, sm)
+						fx.ns.Release()
+						log.Printf("pass %d %s cleanup %-18s %8.1f ms  writer max %6.1f ms p99 %6.1f ms (%d writes)",
+							pass+1, db, fx.f.Name, sm.TookMs, sm.WriterMax, sm.WriterP99, sm.Writes)
+						continue
+					}
+					r := testing.Benchmark(bench.Bench(ctx, w, fx.s, fx.keys))
+					fx.ns.Release()
+					if r.N == 0 {
+						log.Fatalf("%s/%s/%s failed", db, fx.f.Name, w)
+					}
+					sm := Sample{Pass: pass, DB: db, Workload: w, Subject: fx.f.Name, N: r.N,
+						NsPerOp: float64(r.T.Nanoseconds()) / float64(r.N),
+						BPerOp:  float64(r.MemBytes) / float64(r.N), Allocs: float64(r.MemAllocs) / float64(r.N)}
+					samples = append(samples, sm)
+					// Go benchmark format, for benchstat.
+					fmt.Printf("Benchmark%s/%s/%s/%s \t%d\t%.0f ns/op\t%.0f B/op\t%.0f allocs/op\n",
+						cap1(db), w, fx.f.Name, fmt.Sprint("pass", pass+1), sm.N, sm.NsPerOp, sm.BPerOp, sm.Allocs)
+				}
+			}
+		}
+	}
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(samples, "", " ")
+		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	rep := analyse(samples)
+	if *mdOut != "" {
+		var notes string
+		if *meta != "" {
+			b, err := os.ReadFile(*meta)
+			if err != nil {
+				log.Fatal(err)
+			}
+			notes = string(b)
+		}
+		if err := os.WriteFile(*mdOut, []byte(rep.markdown(notes, dbList, wl, *passes, *benchtime, *sessions, *expired)), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if *guard {
+		if !rep.guard(os.Stdout) {
+			os.Exit(1)
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func cap1(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+
+func set(csv string) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range strings.Split(csv, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			m[s] = true
+		}
+	}
+	return m
+}
