@@ -59,7 +59,9 @@ const (
 
 // Stats reports counts as of now (Unix milliseconds), the topN subjects
 // with the most live rows (none when topN < 1) and the table's disk size
-// where the database can tell. The figures come from a few separate
+// where the database can tell; a failing size query only makes the size
+// unknown. On PostgreSQL, run it outside a transaction, since a failed
+// statement aborts the transaction. The figures come from a few separate
 // statements, so under concurrent writes they may not add up exactly. A
 // missing table is the database's error; see TableExists.
 func (r *Repository) Stats(ctx context.Context, now int64, topN int) (Stats, error) {
@@ -88,7 +90,13 @@ func (r *Repository) Stats(ctx context.Context, now int64, topN int) (Stats, err
 		}
 	}
 	if s.Size, s.SizeScope, err = r.size(ctx); err != nil {
-		return Stats{}, fmt.Errorf("repository: stats: size: %w", err)
+		// A database that cannot tell (a PostgreSQL- or MySQL-compatible
+		// one without the function or view) is not a failure of Stats; an
+		// ended ctx is.
+		if ctx.Err() != nil {
+			return Stats{}, fmt.Errorf("repository: stats: size: %w", err)
+		}
+		s.Size, s.SizeScope = -1, SizeUnknown
 	}
 	return s, nil
 }
