@@ -1,0 +1,452 @@
+package main
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+
+	"github.com/gormsession/gormsession/session"
+	"github.com/gormsession/gormsession/sessionhttp"
+)
+
+// Visit is the typed session payload: who is signed in, the cart, and a
+// message for the next page.
+type Visit struct {
+	UserID uint       `json:"uid,omitempty"`
+	Email  string     `json:"email,omitempty"`
+	Cart   []CartLine `json:"cart,omitempty"`
+	Flash  string     `json:"flash,omitempty"`
+}
+
+// CartLine is one product in the cart.
+type CartLine struct {
+	SKU string `json:"sku"`
+	Qty int    `json:"qty"`
+}
+
+// Product is something the shop sells; prices are in cents.
+type Product struct {
+	SKU, Name, Note, Color string
+	Price                  int
+}
+
+var catalog = []Product{
+	{SKU: "beans", Name: "Espresso beans", Note: "1 kg, medium roast, notes of cocoa", Color: "#7c4a2d", Price: 1890},
+	{SKU: "grinder", Name: "Hand grinder", Note: "Ceramic burrs, 40 grind settings", Color: "#475569", Price: 4900},
+	{SKU: "kettle", Name: "Gooseneck kettle", Note: "0.9 l, for a slow, even pour", Color: "#0f766e", Price: 3900},
+	{SKU: "cups", Name: "Two cups", Note: "Stoneware, 180 ml each", Color: "#b45309", Price: 2400},
+}
+
+func product(sku string) (Product, bool) {
+	for _, p := range catalog {
+		if p.SKU == sku {
+			return p, true
+		}
+	}
+	return Product{}, false
+}
+
+//go:embed templates
+var templateFS embed.FS
+
+// options configure newApp; the zero value is what the command uses over
+// plain http.
+type options struct {
+	secure     bool             // Secure cookies (serving https)
+	bcryptCost int              // 0: bcrypt.DefaultCost
+	usersTable string           // "": "webapp_users"
+	sessions   []session.Option // extra container options
+	logger     *slog.Logger     // nil: slog.Default()
+}
+
+// app is the shop.
+type app struct {
+	users    *users
+	sessions *session.Container[Visit]
+	m        *sessionhttp.Manager[Visit]
+	pages    map[string]*template.Template
+	log      *slog.Logger
+}
+
+func newApp(db *gorm.DB, o options) (*app, error) {
+	if o.bcryptCost == 0 {
+		o.bcryptCost = bcrypt.DefaultCost
+	}
+	if o.usersTable == "" {
+		o.usersTable = "webapp_users"
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	us, err := newUsers(db, o.usersTable, o.bcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]session.Option{
+		session.WithLifetime(7 * 24 * time.Hour),
+		session.WithIdleTimeout(24 * time.Hour),
+		session.WithLogger(o.logger),
+	}, o.sessions...)
+	visits, err := session.New[Visit](db, opts...)
+	if err != nil {
+		return nil, err
+	}
+	m := sessionhttp.New(visits, sessionhttp.WithSecure(o.secure), sessionhttp.WithLogger(o.logger))
+	if err := m.Err(); err != nil {
+		return nil, err
+	}
+	a := &app{users: us, sessions: visits, m: m, pages: map[string]*template.Template{}, log: o.logger}
+	funcs := template.FuncMap{"money": money, "ago": ago, "stamp": stamp}
+	for _, page := range []string{"shop.html", "signin.html", "signup.html", "sessions.html", "error.html"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page)
+		if err != nil {
+			return nil, err
+		}
+		a.pages[page] = t
+	}
+	return a, nil
+}
+
+// routes returns the whole site: security headers, then net/http's
+// cross-origin protection against CSRF, then the session middleware, then
+// the pages.
+func (a *app) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.shop)
+	mux.HandleFunc("POST /cart/add", a.cartAdd)
+	mux.HandleFunc("POST /cart/remove", a.cartRemove)
+	mux.HandleFunc("POST /cart/clear", a.cartClear)
+	mux.HandleFunc("GET /signup", a.signUpForm)
+	mux.HandleFunc("POST /signup", a.signUp)
+	mux.HandleFunc("GET /signin", a.signInForm)
+	mux.HandleFunc("POST /signin", a.signIn)
+	mux.HandleFunc("POST /signout", a.signOut)
+	mux.HandleFunc("GET /sessions", a.sessionList)
+	mux.HandleFunc("POST /sessions/revoke", a.sessionRevoke)
+	mux.HandleFunc("POST /sessions/others", a.sessionOthers)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.render(w, r, http.StatusNotFound, "error.html", &page{Title: "Not found", Error: "There is no page here."})
+	})
+	return securityHeaders(http.NewCrossOriginProtection().Handler(a.m.Handler(mux)))
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// page is what every template gets.
+type page struct {
+	Title   string
+	Email   string // signed-in user, "" if anonymous
+	Flash   string
+	Error   string
+	Form    url.Values
+	Next    string
+	Lines   []line
+	Count   int
+	Total   int
+	Catalog []Product
+	// The sessions page.
+	Sessions []session.Info
+	Current  string
+	Now      time.Time
+}
+
+type line struct {
+	Product
+	Qty      int
+	Subtotal int
+}
+
+// visit returns the request's session. The middleware always provides one.
+func (a *app) visit(r *http.Request) *session.Session[Visit] {
+	s, _ := a.m.Session(r)
+	return s
+}
+
+// render writes a page. It shows and clears the flash message; the
+// middleware saves that change before the page's first byte.
+func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	if s, ok := a.m.Session(r); ok {
+		p.Email = s.Data.Email
+		if s.Data.Flash != "" {
+			p.Flash, s.Data.Flash = s.Data.Flash, ""
+		}
+		for _, cl := range s.Data.Cart {
+			if pr, ok := product(cl.SKU); ok {
+				p.Lines = append(p.Lines, line{Product: pr, Qty: cl.Qty, Subtotal: cl.Qty * pr.Price})
+				p.Count += cl.Qty
+				p.Total += cl.Qty * pr.Price
+			}
+		}
+	}
+	var b strings.Builder
+	if err := a.pages[name].Execute(&b, p); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// fail answers 500 and logs err; no detail reaches the visitor.
+func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.ErrorContext(r.Context(), "webapp: request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+}
+
+func (a *app) flashTo(w http.ResponseWriter, r *http.Request, to, msg string) {
+	a.visit(r).Data.Flash = msg
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func (a *app) shop(w http.ResponseWriter, r *http.Request) {
+	p := &page{Title: "Shop", Catalog: catalog}
+	if r.URL.Query().Has("signed-out") {
+		p.Flash = "You are signed out. See you soon."
+	}
+	a.render(w, r, http.StatusOK, "shop.html", p)
+}
+
+func (a *app) cartAdd(w http.ResponseWriter, r *http.Request) {
+	pr, ok := product(r.PostFormValue("sku"))
+	if !ok {
+		a.flashTo(w, r, "/", "That product is not in our catalog.")
+		return
+	}
+	s := a.visit(r)
+	found := false
+	for i := range s.Data.Cart {
+		if s.Data.Cart[i].SKU == pr.SKU {
+			s.Data.Cart[i].Qty++
+			found = true
+		}
+	}
+	if !found {
+		s.Data.Cart = append(s.Data.Cart, CartLine{SKU: pr.SKU, Qty: 1})
+	}
+	a.flashTo(w, r, "/", "Added "+pr.Name+" to your cart.")
+}
+
+func (a *app) cartRemove(w http.ResponseWriter, r *http.Request) {
+	s := a.visit(r)
+	sku := r.PostFormValue("sku")
+	out := s.Data.Cart[:0]
+	for _, cl := range s.Data.Cart {
+		if cl.SKU == sku {
+			cl.Qty--
+		}
+		if cl.Qty > 0 {
+			out = append(out, cl)
+		}
+	}
+	s.Data.Cart = out
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (a *app) cartClear(w http.ResponseWriter, r *http.Request) {
+	a.visit(r).Data.Cart = nil
+	a.flashTo(w, r, "/", "Your cart is empty again.")
+}
+
+func (a *app) signUpForm(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "signup.html", &page{Title: "Create an account", Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (a *app) signUp(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.PostFormValue("next"))
+	u, err := a.users.signUp(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"))
+	if isVisitorError(err) {
+		a.render(w, r, http.StatusUnprocessableEntity, "signup.html",
+			&page{Title: "Create an account", Error: err.Error(), Form: r.PostForm, Next: next})
+		return
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.startSignedIn(w, r, u, "Welcome to Gopher Coffee! Your cart came along.", next)
+}
+
+func (a *app) signInForm(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "signin.html", &page{Title: "Sign in", Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (a *app) signIn(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.PostFormValue("next"))
+	u, err := a.users.signIn(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"))
+	if isVisitorError(err) {
+		a.render(w, r, http.StatusUnauthorized, "signin.html",
+			&page{Title: "Sign in", Error: err.Error(), Form: r.PostForm, Next: next})
+		return
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.startSignedIn(w, r, u, "Welcome back, "+u.Email+".", next)
+}
+
+// startSignedIn binds the session to u and gives it a new token: a token
+// anyone saw before sign-in is worthless after it.
+func (a *app) startSignedIn(w http.ResponseWriter, r *http.Request, u *User, flash, next string) {
+	s := a.visit(r)
+	s.Data.UserID, s.Data.Email, s.Data.Flash = u.ID, u.Email, flash
+	s.SetSubject(subjectOf(u.ID))
+	if err := a.m.Renew(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (a *app) signOut(w http.ResponseWriter, r *http.Request) {
+	if err := a.m.Destroy(r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/?signed-out", http.StatusSeeOther)
+}
+
+// signedIn returns the session of a signed-in visitor, or redirects to the
+// sign-in page and returns nil.
+func (a *app) signedIn(w http.ResponseWriter, r *http.Request) *session.Session[Visit] {
+	s := a.visit(r)
+	if s.Data.UserID == 0 || s.Subject() == "" {
+		http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+		return nil
+	}
+	return s
+}
+
+func (a *app) sessionList(w http.ResponseWriter, r *http.Request) {
+	s := a.signedIn(w, r)
+	if s == nil {
+		return
+	}
+	infos, err := a.sessions.List(r.Context(), s.Subject())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "sessions.html",
+		&page{Title: "Your sessions", Sessions: infos, Current: s.Handle(), Now: time.Now()})
+}
+
+func (a *app) sessionRevoke(w http.ResponseWriter, r *http.Request) {
+	s := a.signedIn(w, r)
+	if s == nil {
+		return
+	}
+	handle := r.PostFormValue("handle")
+	if handle == s.Handle() {
+		a.flashTo(w, r, "/sessions", "To end this session, use Sign out.")
+		return
+	}
+	ok, err := a.sessions.DestroyHandle(r.Context(), s.Subject(), handle)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	msg := "That session had already ended."
+	if ok {
+		msg = "Signed out that session."
+	}
+	a.flashTo(w, r, "/sessions", msg)
+}
+
+func (a *app) sessionOthers(w http.ResponseWriter, r *http.Request) {
+	s := a.signedIn(w, r)
+	if s == nil {
+		return
+	}
+	n, err := a.sessions.DestroyOthers(r.Context(), s)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	msg := "There were no other sessions."
+	switch {
+	case n == 1:
+		msg = "Signed out 1 other session."
+	case n > 1:
+		msg = "Signed out " + strconv.FormatInt(n, 10) + " other sessions."
+	}
+	a.flashTo(w, r, "/sessions", msg)
+}
+
+func subjectOf(id uint) string { return "user:" + strconv.FormatUint(uint64(id), 10) }
+
+func isVisitorError(err error) bool {
+	for _, e := range []error{errBadCredentials, errEmailTaken, errBadEmail, errShortPassword, errLongPassword} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// safeNext keeps a redirect target on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/"
+	}
+	return next
+}
+
+func money(cents int) string { return fmt.Sprintf("€%d.%02d", cents/100, cents%100) }
+
+func stamp(t time.Time) string { return t.Local().Format("2 Jan 2006, 15:04") }
+
+// ago tells a time relative to now in words: "just now", "5 minutes ago",
+// "in 3 days".
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < time.Minute:
+		if future {
+			return "in under a minute"
+		}
+		return "just now"
+	case d < time.Hour:
+		s = plural(int(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		s = plural(int(d/time.Hour), "hour")
+	default:
+		s = plural(int(d/(24*time.Hour)), "day")
+	}
+	if future {
+		return "in " + s
+	}
+	return s + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
