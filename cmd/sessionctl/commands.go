@@ -246,7 +246,10 @@ it deletes nothing and exits with code 6.`,
 			if !*yes {
 				fmt.Fprintf(a.stderr, "Delete %d %s %s? Their users will have to log in again. [y/N] ",
 					n, plural(n, "session", "sessions"), what)
-				if !confirmed(a) {
+				if !confirmed(ctx, a) {
+					if ctx.Err() != nil {
+						return fmt.Errorf("revoke: nothing deleted: %w", ctx.Err())
+					}
 					return fail(exitAborted, "revoke: not confirmed; nothing deleted")
 				}
 			}
@@ -265,20 +268,30 @@ it deletes nothing and exits with code 6.`,
 	},
 }
 
-// confirmed reads one line from stdin and reports whether it says yes.
-func confirmed(a *app) bool {
+// confirmed reads one line from stdin and reports whether it says yes. It
+// gives up, with false, when ctx ends (Ctrl-C at the prompt).
+func confirmed(ctx context.Context, a *app) bool {
 	if a.stdin == nil {
 		fmt.Fprintln(a.stderr)
 		return false
 	}
-	line, err := bufio.NewReader(a.stdin).ReadString('\n')
-	if err != nil && line == "" { // no answer at all (EOF, closed stdin)
-		fmt.Fprintln(a.stderr)
-		return false
+	answer := make(chan string, 1)
+	go func() {
+		line, err := bufio.NewReader(a.stdin).ReadString('\n')
+		if err != nil && line == "" { // no answer at all (EOF, closed stdin)
+			line = ""
+		}
+		answer <- line
+	}()
+	var line string
+	select {
+	case line = <-answer:
+	case <-ctx.Done():
 	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
 		return true
 	}
+	fmt.Fprintln(a.stderr)
 	return false
 }

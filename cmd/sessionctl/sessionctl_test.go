@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -516,4 +518,73 @@ func TestSQLiteDSNOptions(t *testing.T) {
 	var mode string
 	require.NoError(t, db.Raw("PRAGMA journal_mode").Scan(&mode).Error)
 	require.Equal(t, "wal", mode)
+}
+
+func TestInterrupted(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "int.db")
+	require.Equal(t, exitOK, ctlWith(t, &app{}, "migrate", "--dsn", path).code)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut bytes.Buffer
+	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" },
+		now: func() time.Time { return clock }, progressEvery: time.Hour}
+	code := a.run(ctx, []string{"stats", "--dsn", path})
+	require.Equal(t, exitInterrupted, code)
+	requireOneLine(t, errOut.String(), "interrupted")
+}
+
+func TestRevokePromptInterrupted(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "prompt.db")
+	require.Equal(t, exitOK, ctlWith(t, &app{}, "migrate", "--dsn", path).code)
+	db := testdb.OpenAt(t, testdb.SQLite, path, nil)
+	repo, err := repository.New(db, model.TableDefault)
+	require.NoError(t, err)
+	require.NoError(t, repo.Insert(context.Background(), &model.SessionRow{ID: strings.Repeat("b", 64),
+		Payload: []byte("{}"), Version: 1, ExpiresAt: clock.Add(time.Hour).UnixMilli()}))
+
+	// Standard input that never answers: the prompt gives up when ctx ends.
+	stdin, w := io.Pipe()
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	prompt := &promptWriter{asked: make(chan struct{})}
+	a := &app{stdin: stdin, stdout: &out, stderr: prompt, getenv: func(string) string { return "" },
+		now: func() time.Time { return clock }, progressEvery: time.Hour}
+	done := make(chan int)
+	go func() { done <- a.run(ctx, []string{"revoke", "--all", "--dsn", path}) }()
+	<-prompt.asked
+	cancel()
+	require.Equal(t, exitInterrupted, <-done)
+	require.Contains(t, prompt.String(), "sessionctl: interrupted: revoke: nothing deleted")
+	n, err := repo.Count(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n, "nothing deleted")
+}
+
+// promptWriter is a stderr that closes asked once the revoke prompt has
+// been written.
+type promptWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	asked chan struct{}
+}
+
+func (p *promptWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	had := strings.Contains(p.buf.String(), "[y/N]")
+	n, err := p.buf.Write(b)
+	if !had && strings.Contains(p.buf.String(), "[y/N]") {
+		close(p.asked)
+	}
+	return n, err
+}
+
+func (p *promptWriter) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.String()
 }
