@@ -211,3 +211,36 @@ func statsExampleDB() (*gorm.DB, func()) {
 		_ = os.RemoveAll(dir)
 	}
 }
+
+func ExampleRepository_TableExists() {
+	// sessionctl tells a missing table (exit code 5) from an empty one.
+	db, cleanup := statsExampleDB()
+	defer cleanup()
+	ctx := context.Background()
+	repo, _ := repository.New(db, "sessions")
+
+	before, _ := repo.TableExists(ctx)
+	_ = repo.Migrate(ctx)
+	after, _ := repo.TableExists(ctx)
+	n, _ := repo.Count(ctx)
+	fmt.Println(before, after, n)
+	// Output: false true 0
+}
+
+func ExampleRepository_CountSubject() {
+	// What "sessionctl revoke --subject user:42" shows before it asks.
+	db, cleanup := statsExampleDB()
+	defer cleanup()
+	ctx := context.Background()
+	repo, _ := repository.New(db, "sessions")
+	_ = repo.Migrate(ctx)
+	for i, subject := range []string{"user:42", "user:42", "user:7", ""} {
+		_ = repo.Insert(ctx, &model.SessionRow{ID: fmt.Sprintf("%064x", i), Subject: subject,
+			Payload: []byte("{}"), Version: 1, ExpiresAt: 1})
+	}
+	n, _ := repo.CountSubject(ctx, "user:42")
+	deleted, _ := repo.DeleteSubject(ctx, "user:42")
+	left, _ := repo.Count(ctx)
+	fmt.Printf("%d to revoke, %d revoked, %d left\n", n, deleted, left)
+	// Output: 2 to revoke, 2 revoked, 2 left
+}
