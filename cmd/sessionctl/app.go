@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,8 +109,16 @@ func (a *app) oneLine(msg string) string {
 			msg = strings.ReplaceAll(msg, s, "xxxxx")
 		}
 	}
-	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", " ")), " ")
-	return msg
+	// Drivers put one attempt per line (pgx tries TLS, then plain); keep
+	// each distinct line once.
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.Join(strings.Fields(l), " ")
+		if l != "" && !slices.Contains(parts, l) {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // command is one subcommand.
