@@ -652,15 +652,20 @@ func TestLateChanges(t *testing.T) {
 	require.Empty(t, resp.Header.Values("Set-Cookie"))
 	require.ErrorIs(t, renewErr, sessionhttp.ErrResponseStarted)
 	require.Zero(t, e.count(t))
-	require.Len(t, got, 1)
-	require.ErrorIs(t, got[0], sessionhttp.ErrResponseStarted)
+	errs := func() []error {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+	require.Len(t, errs(), 1)
+	require.ErrorIs(t, errs()[0], sessionhttp.ErrResponseStarted)
 
 	// A stored session whose token the client holds: the late change is saved.
 	e.do(t, e.client, http.MethodPost, "/add?item=apple")
 	tok := e.token(e.client)
 	e.do(t, e.client, http.MethodPost, "/late")
 	require.Equal(t, []string{"apple", "late"}, e.stored(t, tok).Items)
-	require.Len(t, got, 1)
+	require.Len(t, errs(), 1)
 }
 
 func TestWithoutHandler(t *testing.T) {
@@ -703,4 +708,23 @@ func newRequest(t *testing.T, method, target string) *http.Request {
 	r, err := http.NewRequest(method, target, nil)
 	require.NoError(t, err)
 	return r
+}
+
+func TestInformationalStatusDoesNotCommit(t *testing.T) {
+	t.Parallel()
+	db := testdb.Open(t, testdb.SQLite, nil)
+	e := setup(t, db, func(m *sessionhttp.Manager[Cart]) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+			w.WriteHeader(http.StatusEarlyHints)
+			s, _ := m.Session(r)
+			s.Data.Items = []string{"after early hints"}
+			io.WriteString(w, "done")
+		})
+	})
+	resp, body := e.get(t, e.client, "/")
+	require.Equal(t, "done", body)
+	c := sessionCookie(resp, "__Host-session")
+	require.NotNil(t, c, "the final header carries the cookie")
+	require.Equal(t, []string{"after early hints"}, e.stored(t, c.Value).Items)
 }
