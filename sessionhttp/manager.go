@@ -87,8 +87,11 @@ func (m *Manager[T]) CookieName() string { return m.name }
 // anonymous visitor whose session stays untouched gets no row and no
 // cookie. The cookie is set at the same moment, so it always precedes the
 // first body byte: when the session was saved or renewed, when its token
-// differs from the cookie's, or when its expiry moved. A cookie naming a
-// session that is gone is expired. Responses that use the session or set
+// differs from the cookie's, or when its expiry moved. A cookie whose token
+// names no live session is left alone rather than expired: it is harmless
+// (the next request treats it as unknown and the next save replaces it),
+// and expiring it could delete the fresh cookie that a concurrent sign-in
+// of the same browser has just set. Responses that use the session or set
 // the cookie get "Vary: Cookie", and a Set-Cookie response gets
 // `Cache-Control: no-cache="Set-Cookie"` unless the handler set
 // Cache-Control itself.
@@ -223,7 +226,7 @@ func (m *Manager[T]) Destroy(r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("sessionhttp: destroy: %w", err)
 	}
-	st.s, st.subject = fresh, ""
+	st.s, st.subject, st.destroyed = fresh, "", true
 	return nil
 }
 
@@ -303,6 +306,7 @@ type state[T any] struct {
 	header    http.Header
 	accessed  bool // the handler used the session
 	saved     bool // the session was written during this request
+	destroyed bool // Destroy ran during this request
 	committed bool // the response has started
 	failed    bool // the error handler answered instead of the handler
 }
@@ -334,9 +338,6 @@ func (st *state[T]) begin(w http.ResponseWriter) bool {
 		for k, v := range st.header {
 			h[k] = v
 		}
-		if errors.Is(err, session.ErrNotFound) && st.incoming != "" {
-			http.SetCookie(w, st.m.expired())
-		}
 		st.m.onError(w, st.r, err)
 	}
 	return err == nil
@@ -359,7 +360,7 @@ func (st *state[T]) prepare(h http.Header) error {
 	switch {
 	case !s.IsNew() && (st.saved || s.Token() != st.incoming || !s.ExpiresAt().Equal(st.expires)):
 		ck = m.cookie(s)
-	case s.IsNew() && st.incoming != "":
+	case s.IsNew() && st.destroyed && st.incoming != "":
 		ck = m.expired()
 	}
 	if ck != nil {

@@ -204,8 +204,8 @@ func WithPersistent(persistent bool) Option {
 // WithErrorHandler sets what answers a request when the session cannot be
 // opened or saved: a database failure, a conflict the conflict policy did
 // not resolve (err matches session.ErrConflict), a session that was
-// destroyed while the request ran (session.ErrNotFound; its cookie has
-// already been expired on w), or a misconfigured Manager
+// destroyed or renewed away by another request while this one ran
+// (session.ErrNotFound; it is never re-created), or a misconfigured Manager
 // (ErrInvalidOption). The handler's own response is then discarded: w is
 // the original ResponseWriter, with the headers as they were before the
 // wrapped handler ran.
