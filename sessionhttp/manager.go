@@ -111,8 +111,8 @@ func (m *Manager[T]) CookieName() string { return m.name }
 //
 // The save runs with the request's context values but not its
 // cancellation, so a client that goes away mid-request does not undo the
-// session change of work the handler finished. If next panics, nothing is
-// saved. The wrapped ResponseWriter keeps http.Flusher, http.Hijacker and
+// session change of work the handler finished. If next panics before the
+// response started, nothing is saved. The wrapped ResponseWriter keeps http.Flusher, http.Hijacker and
 // io.ReaderFrom working and has Unwrap, for http.ResponseController.
 func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
