@@ -416,8 +416,8 @@ func money(cents int) string { return fmt.Sprintf("€%d.%02d", cents/100, cents
 
 func stamp(t time.Time) string { return t.Local().Format("2 Jan 2006, 15:04") }
 
-// ago tells a time relative to now in words: "just now", "5 minutes ago",
-// "in 3 days".
+// ago tells a time relative to now in words, rounded to the nearest unit:
+// "just now", "5 minutes ago", "in 3 days".
 func ago(t, now time.Time) string {
 	d := now.Sub(t)
 	future := d < 0
@@ -431,12 +431,12 @@ func ago(t, now time.Time) string {
 			return "in under a minute"
 		}
 		return "just now"
-	case d < time.Hour:
-		s = plural(int(d/time.Minute), "minute")
-	case d < 48*time.Hour:
-		s = plural(int(d/time.Hour), "hour")
+	case d < time.Hour-30*time.Second:
+		s = plural(int(d.Round(time.Minute)/time.Minute), "minute")
+	case d < 48*time.Hour-30*time.Minute:
+		s = plural(int(d.Round(time.Hour)/time.Hour), "hour")
 	default:
-		s = plural(int(d/(24*time.Hour)), "day")
+		s = plural(int(d.Round(24*time.Hour)/(24*time.Hour)), "day")
 	}
 	if future {
 		return "in " + s

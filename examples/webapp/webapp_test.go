@@ -183,7 +183,8 @@ func TestAgo(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		-10 * time.Second: "just now", -time.Minute: "1 minute ago", -5 * time.Minute: "5 minutes ago",
 		-3 * time.Hour: "3 hours ago", 23 * time.Hour: "in 23 hours", 7 * 24 * time.Hour: "in 7 days",
-		30 * time.Second: "in under a minute",
+		30 * time.Second: "in under a minute", 24*time.Hour - time.Minute: "in 24 hours",
+		-59*time.Minute - 50*time.Second: "1 hour ago", -90 * time.Second: "2 minutes ago",
 	} {
 		require.Equal(t, want, ago(now.Add(d), now), d.String())
 	}
