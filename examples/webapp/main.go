@@ -3,7 +3,7 @@
 // bcrypt-hashed passwords, a flash message, and a page that lists the
 // signed-in user's sessions with "sign out everywhere else".
 //
-//	go run ./examples/webapp                      # SQLite file webapp.db, http://127.0.0.1:8080
+//	go run ./examples/webapp                      # SQLite file demo.db, http://127.0.0.1:8080
 //	go run ./examples/webapp -dsn 'host=127.0.0.1 user=postgres dbname=test sslmode=disable'
 //	go run ./examples/webapp -dsn 'root@tcp(127.0.0.1:3306)/test?parseTime=true'
 //
@@ -37,7 +37,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	file := flag.String("db", "webapp.db", "SQLite file to use when -dsn is empty")
+	file := flag.String("db", "demo.db", "SQLite file to use when -dsn is empty")
 	dsn := flag.String("dsn", "", "PostgreSQL or MySQL/MariaDB DSN; empty uses the SQLite file of -db")
 	driver := flag.String("driver", "", "sqlite, postgres or mysql; by default guessed from -dsn")
 	cert := flag.String("cert", "", "TLS certificate file; with -key, serve https with Secure cookies")
