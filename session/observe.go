@@ -26,7 +26,10 @@ const (
 // Event describes one finished operation. It never carries a token, a
 // stored id or a payload.
 type Event struct {
-	Op       Op
+	Op Op
+	// Table is the container's table, so one Observer can serve several
+	// containers and label by table.
+	Table    string
 	Duration time.Duration
 	// Err is the operation's error, nil on success; ErrorKind sorts it.
 	Err error
@@ -86,6 +89,7 @@ func (c *config) observe(ctx context.Context, start time.Time, e Event) {
 		return
 	}
 	e.Duration = time.Since(start)
+	e.Table = c.table
 	c.observer.Observe(ctx, e)
 }
 
