@@ -17,6 +17,7 @@ package hooks
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -83,10 +84,10 @@ type Plugin struct {
 }
 
 type entry struct {
-	mu      sync.Mutex // guards cfg.Rand and cfg
-	cfg     Table
-	rng     *rand.Rand
-	running atomic.Bool
+	mu                                         sync.Mutex // guards cfg.Rand and cfg
+	cfg                                        Table
+	rng                                        *rand.Rand
+	running                                    atomic.Bool
 	rolls, started, skipped, failures, deleted atomic.Int64
 }
 
@@ -217,6 +218,11 @@ func (p *Plugin) finished() {
 
 func (p *Plugin) afterQuery(db *gorm.DB) {
 	if db.Error != nil || db.DryRun || db.Statement == nil || db.Statement.Table == "" {
+		return
+	}
+	// A single-row query (Row, or QueryRowContext underneath) carries its
+	// error in the *sql.Row until Scan; a failed one must not roll either.
+	if row, ok := db.Statement.Dest.(*sql.Row); ok && (row == nil || row.Err() != nil) {
 		return
 	}
 	p.mu.RLock()

@@ -32,9 +32,9 @@ func (r *Repository) DeleteExpiredBatch(ctx context.Context, now int64, size int
 		size = BatchSizeDefault
 	}
 	if r.dialect == MySQL {
-		return r.exec(ctx, r.batchSQL(size), now)
+		return r.execBound(ctx, r.batchSQL(size), now)
 	}
-	return r.exec(ctx, r.batchSQL(size), now, now)
+	return r.execBound(ctx, r.batchSQL(size), now, now)
 }
 
 // Cleanup deletes the rows expired at now in batches until a batch comes

@@ -2,11 +2,14 @@ package repository
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/gormsession/gormsession/model"
 )
@@ -79,7 +82,7 @@ func (r *Repository) Insert(ctx context.Context, row *model.SessionRow) error {
 	if payload == nil {
 		payload = []byte{}
 	}
-	_, err := r.exec(ctx, r.sql.insert, row.ID, row.Subject, payload, row.Version,
+	_, err := r.execBound(ctx, r.sql.insert, row.ID, row.Subject, payload, row.Version,
 		row.CreatedAt, row.UpdatedAt, row.Deadline, row.ExpiresAt)
 	return err
 }
@@ -87,16 +90,21 @@ func (r *Repository) Insert(ctx context.Context, row *model.SessionRow) error {
 // Load reads the row with id if it is live at now (expires_at > now). found
 // is false for a missing or expired row; that is not an error.
 func (r *Repository) Load(ctx context.Context, id string, now int64) (row model.SessionRow, found bool, err error) {
-	found, err = r.queryRow(ctx, r.sql.load, []any{id, now},
-		&row.ID, &row.Subject, &row.Payload, &row.Version,
+	// The id is not selected: it is the one asked for, and every column
+	// less is a value less for the driver to convert.
+	found, err = r.queryBound(ctx, r.sql.load, []any{id, now},
+		&row.Subject, &row.Payload, &row.Version,
 		&row.CreatedAt, &row.UpdatedAt, &row.Deadline, &row.ExpiresAt)
+	if found {
+		row.ID = id
+	}
 	return row, found, err
 }
 
 // Exists reports whether a row with id is live at now.
 func (r *Repository) Exists(ctx context.Context, id string, now int64) (bool, error) {
 	var one int
-	return r.queryRow(ctx, r.sql.exists, []any{id, now}, &one)
+	return r.queryBound(ctx, r.sql.exists, []any{id, now}, &one)
 }
 
 // Update writes row's subject, payload, updated_at and expires_at and bumps
@@ -104,7 +112,7 @@ func (r *Repository) Exists(ctx context.Context, id string, now int64) (bool, er
 // now. It reports whether a row was changed; false means the row was saved
 // by someone else, deleted or has expired (see Probe).
 func (r *Repository) Update(ctx context.Context, row *model.SessionRow, version, now int64) (bool, error) {
-	n, err := r.exec(ctx, r.sql.update, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.ExpiresAt,
+	n, err := r.execBound(ctx, r.sql.update, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.ExpiresAt,
 		row.ID, version, now)
 	return n > 0, err
 }
@@ -112,7 +120,7 @@ func (r *Repository) Update(ctx context.Context, row *model.SessionRow, version,
 // Rekey is Update that also moves the row from oldID to row.ID, in one
 // statement: afterwards no row has oldID.
 func (r *Repository) Rekey(ctx context.Context, oldID string, row *model.SessionRow, version, now int64) (bool, error) {
-	n, err := r.exec(ctx, r.sql.rekey, row.ID, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.ExpiresAt,
+	n, err := r.execBound(ctx, r.sql.rekey, row.ID, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.ExpiresAt,
 		oldID, version, now)
 	return n > 0, err
 }
@@ -131,7 +139,7 @@ const (
 // Live (and then someone saved it in between; version is its version now).
 func (r *Repository) Probe(ctx context.Context, id string, now int64) (state State, version int64, err error) {
 	var expires int64
-	found, err := r.queryRow(ctx, r.sql.probe, []any{id}, &version, &expires)
+	found, err := r.queryBound(ctx, r.sql.probe, []any{id}, &version, &expires)
 	switch {
 	case err != nil:
 		return Missing, 0, err
@@ -148,38 +156,46 @@ func (r *Repository) Probe(ctx context.Context, id string, now int64) (state Sta
 // sets updated_at and moves expires_at forward to expiresAt, only if the row
 // is live at now and expiresAt is later than the stored value.
 func (r *Repository) Touch(ctx context.Context, id string, updatedAt, expiresAt, now int64) (bool, error) {
-	n, err := r.exec(ctx, r.sql.touch, updatedAt, expiresAt, id, now, expiresAt)
+	n, err := r.execBound(ctx, r.sql.touch, updatedAt, expiresAt, id, now, expiresAt)
 	return n > 0, err
 }
 
 // Delete removes the row with id and reports how many rows went (0 or 1).
 func (r *Repository) Delete(ctx context.Context, id string) (int64, error) {
-	return r.exec(ctx, r.sql.deleteID, id)
+	return r.execBound(ctx, r.sql.deleteID, id)
 }
 
 // DeleteSubject removes every row of subject, live or expired. An empty
 // subject deletes nothing.
 func (r *Repository) DeleteSubject(ctx context.Context, subject string) (int64, error) {
-	return r.exec(ctx, r.sql.deleteSubject, subject)
+	return r.execBound(ctx, r.sql.deleteSubject, subject)
 }
 
 // DeleteSubjectExcept removes every row of subject except the row with
 // keepID. An empty subject deletes nothing.
 func (r *Repository) DeleteSubjectExcept(ctx context.Context, subject, keepID string) (int64, error) {
-	return r.exec(ctx, r.sql.deleteSubjectExcept, subject, keepID)
+	return r.execBound(ctx, r.sql.deleteSubjectExcept, subject, keepID)
 }
 
 // DeleteAll removes every row of the table.
 func (r *Repository) DeleteAll(ctx context.Context) (int64, error) {
-	return r.exec(ctx, r.sql.deleteAll)
+	return r.execBound(ctx, r.sql.deleteAll)
 }
 
 // ListSubject returns the live rows of subject at now, oldest first, without
 // their payloads. An empty subject lists nothing.
 func (r *Repository) ListSubject(ctx context.Context, subject string, now int64) ([]model.SessionRow, error) {
-	rows, err := r.db.WithContext(ctx).Table(r.table).Raw(r.sql.listSubject, subject, now).Rows()
-	if err != nil {
-		return nil, err
+	tx := r.statement(ctx)
+	tx.Statement.SQL.WriteString(r.sql.listSubject)
+	tx.Statement.Vars = []any{subject, now}
+	tx.Statement.Settings.Store("rows", true)
+	tx = tx.Callback().Row().Execute(tx)
+	if tx.Error != nil {
+		return nil, tx.Error
+	}
+	rows, ok := tx.Statement.Dest.(*sql.Rows)
+	if !ok || rows == nil {
+		return nil, gorm.ErrDryRunModeUnsupported
 	}
 	defer rows.Close()
 	var out []model.SessionRow
@@ -197,47 +213,107 @@ func (r *Repository) ListSubject(ctx context.Context, subject string, now int64)
 // AdjustTime adds delta milliseconds to every stored time of every row
 // (negative delta makes sessions older) and reports how many rows changed.
 func (r *Repository) AdjustTime(ctx context.Context, delta int64) (int64, error) {
-	return r.exec(ctx, r.sql.adjustTime, delta, delta, delta, delta)
+	return r.execBound(ctx, r.sql.adjustTime, delta, delta, delta, delta)
 }
 
 // CountExpired counts rows whose expires_at is not after now.
 func (r *Repository) CountExpired(ctx context.Context, now int64) (int64, error) {
 	var n int64
-	_, err := r.queryRow(ctx, r.sql.countExpired, []any{now}, &n)
+	_, err := r.queryBound(ctx, r.sql.countExpired, []any{now}, &n)
 	return n, err
 }
 
-// exec runs a write statement and returns the number of rows it affected.
+// exec runs a write statement written with GORM's "?" placeholders and
+// returns the number of rows it affected.
 func (r *Repository) exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	tx := r.db.WithContext(ctx).Exec(sql, args...)
+	tx := r.statement(ctx)
+	bindRaw(tx.Statement, sql, args)
+	return r.execStatement(tx)
+}
+
+// execBound runs one of the prepared write statements: sql is already in
+// the dialect's placeholder syntax and vars are its arguments in order.
+func (r *Repository) execBound(ctx context.Context, sql string, vars ...any) (int64, error) {
+	tx := r.statement(ctx)
+	tx.Statement.SQL.Grow(len(sql))
+	tx.Statement.SQL.WriteString(sql)
+	tx.Statement.Vars = vars
+	return r.execStatement(tx)
+}
+
+func (r *Repository) execStatement(tx *gorm.DB) (int64, error) {
+	tx = tx.Callback().Raw().Execute(tx)
 	return tx.RowsAffected, tx.Error
 }
 
-// queryRow runs a query that returns at most one row and scans it into dest.
-// The statement carries the table name so plugins can recognise it.
+// queryRow runs a query written with GORM's "?" placeholders that returns
+// at most one row and scans it into dest. found is false when there is no
+// row. The statement carries the table name so plugins can recognise it.
 func (r *Repository) queryRow(ctx context.Context, sql string, args []any, dest ...any) (bool, error) {
-	rows, err := r.db.WithContext(ctx).Table(r.table).Raw(sql, args...).Rows()
-	if err != nil {
-		return false, err
-	}
-	if !rows.Next() {
-		err := rows.Err()
-		return false, errors.Join(err, closeErr(rows.Close(), err))
-	}
-	if err := rows.Scan(dest...); err != nil {
-		_ = rows.Close()
-		return false, err
-	}
-	return true, rows.Close()
+	tx := r.statement(ctx)
+	bindRaw(tx.Statement, sql, args)
+	return r.queryStatement(tx, dest)
 }
 
-// closeErr returns err from Close unless an earlier error already explains
-// the failure.
-func closeErr(err, earlier error) error {
-	if earlier != nil {
-		return nil
+// queryBound is queryRow for one of the prepared statements: sql is
+// already in the dialect's placeholder syntax.
+func (r *Repository) queryBound(ctx context.Context, sql string, vars []any, dest ...any) (bool, error) {
+	tx := r.statement(ctx)
+	tx.Statement.SQL.Grow(len(sql))
+	tx.Statement.SQL.WriteString(sql)
+	tx.Statement.Vars = vars
+	return r.queryStatement(tx, dest)
+}
+
+// queryStatement runs tx through GORM's row callbacks (so that plugins
+// registered after gorm:row, such as the random-cleanup hook, see it) and
+// scans the single row.
+func (r *Repository) queryStatement(tx *gorm.DB, dest []any) (bool, error) {
+	tx = tx.Callback().Row().Execute(tx)
+	if tx.Error != nil {
+		return false, tx.Error
 	}
-	return err
+	row, ok := tx.Statement.Dest.(*sql.Row)
+	if !ok || row == nil {
+		return false, gorm.ErrDryRunModeUnsupported
+	}
+	switch err := row.Scan(dest...); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// statement returns a fresh *gorm.DB for one statement on r's connection
+// (the pool, or the transaction of WithDB), bound to ctx and carrying r's
+// table name. It is what db.WithContext(ctx).Table(t) would give, built
+// directly: GORM's chain clones the statement twice and splits the table
+// name on every call, which is most of its cost for a statement as small
+// as ours. The result goes through GORM's callback chain like any other.
+func (r *Repository) statement(ctx context.Context) *gorm.DB {
+	db := r.db
+	tx := &gorm.DB{Config: db.Config, Error: db.Error}
+	tx.Statement = &gorm.Statement{
+		DB:        tx,
+		ConnPool:  db.Statement.ConnPool,
+		Context:   ctx,
+		Table:     r.table,
+		Clauses:   map[string]clause.Clause{},
+		SkipHooks: db.Statement.SkipHooks,
+	}
+	return tx
+}
+
+// bindRaw writes sql with its "?" placeholders bound to args into stmt,
+// as GORM's Raw and Exec do.
+func bindRaw(stmt *gorm.Statement, sql string, args []any) {
+	if strings.Contains(sql, "@") && len(args) > 0 {
+		clause.NamedExpr{SQL: sql, Vars: args}.Build(stmt)
+		return
+	}
+	clause.Expr{SQL: sql, Vars: args}.Build(stmt)
 }
 
 func nonNil(b []byte) []byte {

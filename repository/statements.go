@@ -1,9 +1,14 @@
 package repository
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // statements holds the SQL of one table and dialect, built once by New.
-// Placeholders are GORM's "?"; GORM rewrites them for the dialect.
+// Placeholders are already in the dialect's syntax ($1, $2, ... on
+// PostgreSQL, ? elsewhere), so a statement goes to the driver without GORM
+// parsing it again on every call; run them with execBound and queryBound.
 type statements struct {
 	migrate             []string
 	insert              string
@@ -32,7 +37,7 @@ func buildStatements(d Dialect, table string) *statements {
 	s := &statements{
 		migrate:             migrateDDL(d, table),
 		insert:              f("INSERT INTO {t} ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-		load:                f("SELECT {cols} FROM {t} WHERE id = ? AND expires_at > ?"),
+		load:                f("SELECT subject, payload, version, created_at, updated_at, deadline, expires_at FROM {t} WHERE id = ? AND expires_at > ?"),
 		exists:              f("SELECT 1 FROM {t} WHERE id = ? AND expires_at > ?"),
 		update:              f("UPDATE {t} SET subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
 		rekey:               f("UPDATE {t} SET id = ?, subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
@@ -59,7 +64,31 @@ func buildStatements(d Dialect, table string) *statements {
 	default:
 		s.cleanupBatch = f("DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at <= ? LIMIT %d) AND expires_at <= ?")
 	}
+	for _, q := range []*string{&s.insert, &s.load, &s.exists, &s.update, &s.rekey, &s.probe, &s.touch,
+		&s.deleteID, &s.deleteSubject, &s.deleteAll, &s.deleteSubjectExcept, &s.listSubject,
+		&s.cleanupBatch, &s.countExpired, &s.adjustTime} {
+		*q = bindVars(d, *q)
+	}
 	return s
+}
+
+// bindVars rewrites the "?" placeholders of q into the dialect's syntax.
+// The statements here have no "?" inside a literal or identifier.
+func bindVars(d Dialect, q string) string {
+	if d != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
 }
 
 // migrateDDL returns the idempotent statements that create the table and

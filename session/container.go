@@ -177,7 +177,8 @@ func (c *Container[T]) load(ctx context.Context, op, tok string) (*Session[T], e
 	return s, nil
 }
 
-// decode fills s from row; on error s.Data is left untouched.
+// decode fills s, a session just made whose Data is T's zero value, from
+// row. On error s.Data may be partly filled and s must be discarded.
 func (c *Container[T]) decode(row *model.SessionRow, s *Session[T]) error {
 	plain := row.Payload
 	if c.sealr != nil {
@@ -186,11 +187,11 @@ func (c *Container[T]) decode(row *model.SessionRow, s *Session[T]) error {
 			return fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 	}
-	var v T
-	if err := c.inner.Decode(plain, &v); err != nil {
+	// Straight into s.Data: a separate value would cost an allocation and
+	// a copy of T on every load.
+	if err := c.inner.Decode(plain, &s.Data); err != nil {
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	s.Data = v
 	s.id, s.subject, s.storedSubject = row.ID, row.Subject, row.Subject
 	s.createdAt, s.updatedAt, s.deadline, s.expiresAt = row.CreatedAt, row.UpdatedAt, row.Deadline, row.ExpiresAt
 	s.version, s.plain = row.Version, plain
