@@ -14,10 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/gormsession/gormsession/hooks"
 	"github.com/gormsession/gormsession/internal/faulttest"
+	"github.com/gormsession/gormsession/internal/testdb"
 	"github.com/gormsession/gormsession/session"
 )
 
@@ -42,7 +42,7 @@ import (
 func TestFaultPostgresHardStopAndRecover(t *testing.T) {
 	t.Parallel()
 	pg := faulttest.StartPostgres(t)
-	db, err := gorm.Open(postgres.Open(pg.DSN()), &gorm.Config{Logger: logger.Discard})
+	db, err := gorm.Open(postgres.Open(pg.DSN()), &gorm.Config{Logger: testdb.Logger()})
 	require.NoError(t, err)
 	sqlDB, err := db.DB()
 	require.NoError(t, err)

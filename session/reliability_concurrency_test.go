@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/gormsession/gormsession/hooks"
 	"github.com/gormsession/gormsession/internal/testdb"
@@ -373,7 +372,7 @@ func TestReliabilitySQLiteFileRecommendedDSNNeverLocked(t *testing.T) {
 func TestReliabilitySQLiteFileDefaultDSNControl(t *testing.T) {
 	t.Parallel()
 	path := t.TempDir() + "/plain.db"
-	db, err := gorm.Open(sqlite.Open(path), &gorm.Config{Logger: logger.Discard})
+	db, err := gorm.Open(sqlite.Open(path), &gorm.Config{Logger: testdb.Logger()})
 	require.NoError(t, err)
 	sqlDB, err := db.DB()
 	require.NoError(t, err)

@@ -20,7 +20,6 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 )
 
 // The dialect names used in subtest names and by Open.
@@ -89,7 +88,7 @@ func Require(t testing.TB, d string) {
 }
 
 // Open opens a fresh connection pool to dialect d, closed when t ends.
-// cfg may be nil; by default GORM's logger is silent. For SQLite the pool
+// cfg may be nil; by default GORM's logger is silent (see EnvCaptureLogs). For SQLite the pool
 // is on a new file of its own.
 func Open(t testing.TB, d string, cfg *gorm.Config) *gorm.DB {
 	t.Helper()
@@ -105,7 +104,7 @@ func OpenAt(t testing.TB, d, path string, cfg *gorm.Config) *gorm.DB {
 		cfg = &gorm.Config{}
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = logger.Discard
+		cfg.Logger = Logger() // logger.Discard unless EnvCaptureLogs is set
 	}
 	var dial gorm.Dialector
 	switch d {
