@@ -41,7 +41,9 @@ type Env struct {
 }
 
 // EnvFromEnvironment reads BENCH_POSTGRES_DSN, BENCH_MYSQL_SERVER and
-// BENCH_DIR, with this project's machines as defaults.
+// BENCH_DIR; without them it uses the test suite's GORMSESSION_TEST_*_DSN
+// servers, and without those this project's machines (PostgreSQL and
+// MariaDB on 127.0.0.1, database test).
 func EnvFromEnvironment() Env {
 	e := Env{
 		PostgresDSN: "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable",
@@ -49,6 +51,15 @@ func EnvFromEnvironment() Env {
 		Dir:         os.TempDir(),
 		Conns:       32,
 		SQLiteConns: 8,
+	}
+	// The test suite's variables, when set, point at the same servers.
+	if v := os.Getenv("GORMSESSION_TEST_POSTGRES_DSN"); v != "" {
+		e.PostgresDSN = v
+	}
+	if v := os.Getenv("GORMSESSION_TEST_MYSQL_DSN"); v != "" {
+		if i := strings.Index(v, ")/"); i >= 0 {
+			e.MySQLServer = v[:i+1]
+		}
 	}
 	if v := os.Getenv("BENCH_POSTGRES_DSN"); v != "" {
 		e.PostgresDSN = v
@@ -68,7 +79,7 @@ type NS struct {
 	Name    string // bench_gs_<subject>
 	DSN     string // for the dialect's driver
 	// SQL is a database/sql handle on the namespace, for seeding.
-	SQL  *sql.DB
+	SQL   *sql.DB
 	env   Env
 	path  string
 	pools []*sql.DB

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs the whole benchmark and writes docs/performance.md.
+#
+#   bench/run.sh                      # 5 passes, 1s per run, 100k sessions
+#   PASSES=3 BENCHTIME=500ms bench/run.sh
+#
+# Needs PostgreSQL (127.0.0.1:5432, user postgres, database test, trust) and
+# MariaDB/MySQL (127.0.0.1:3306, root, no password) running; .ci/run starts
+# both. BENCH_POSTGRES_DSN / BENCH_MYSQL_SERVER point elsewhere. Every
+# subject works in a namespace of its own (schema or database bench_gs_*,
+# SQLite files in a temporary folder), dropped at the end.
+#
+# With two CPUs or more and taskset available (PIN=1, the default), the
+# benchmark client runs on CPU 0 and the database servers on CPU 1 for the
+# run; their previous affinity is restored on exit.
+set -euo pipefail
+cd "$(dirname "$0")"
+export PATH="/usr/local/go/bin:$PATH"
+
+PASSES=${PASSES:-5}
+BENCHTIME=${BENCHTIME:-1s}
+SESSIONS=${SESSIONS:-100000}
+EXPIRED=${EXPIRED:-100000}
+PIN=${PIN:-1}
+OUT=${OUT:-../docs/performance.md}
+
+work=$(mktemp -d)
+restore=()
+cleanup() {
+	for cmd in "${restore[@]}"; do eval "$cmd" >/dev/null 2>&1 || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+go build -o "$work/sessionbench" ./cmd/sessionbench
+
+client=()
+pinning="none"
+if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+	for pid in $(pgrep -x postgres || true) $(pgrep -x mariadbd || true) $(pgrep -x mysqld || true); do
+		old=$(taskset -p "$pid" 2>/dev/null | awk '{print $NF}') || continue
+		taskset -a -p -c 1 "$pid" >/dev/null 2>&1 || continue
+		restore+=("taskset -a -p $old $pid")
+	done
+	client=(taskset -c 0)
+	pinning="benchmark client on CPU 0, PostgreSQL and MariaDB servers on CPU 1 (taskset)"
+fi
+
+version() { "$@" 2>/dev/null | head -1 || echo unknown; }
+pg=$(psql -h 127.0.0.1 -U postgres -tAc 'SHOW server_version' 2>/dev/null | head -1 || echo unknown)
+my=$(mariadb -h 127.0.0.1 -u root -N -e 'SELECT VERSION()' 2>/dev/null || mysql -h 127.0.0.1 -u root -N -e 'SELECT VERSION()' 2>/dev/null || echo unknown)
+mods=$(go list -m -f '{{.Path}} {{.Version}}' all 2>/dev/null | grep -E '^(gorm.io/|github.com/(alexedwards|wader|jackc/pgx|mattn/go-sqlite3|go-sql-driver|gorilla/sessions))' | sed 's/^/  - /')
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
+cat >"$work/meta.md" <<META
+## Machine and versions
+
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average at start: ${load_start} (shared machine).
+- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $(uname -sr).
+- Pinning: ${pinning}.
+- $(go version | cut -d' ' -f3-4); PostgreSQL ${pg} (durable defaults); MariaDB ${my}; SQLite through mattn/go-sqlite3 (WAL, synchronous=NORMAL, busy timeout, immediate transactions).
+- Connection pools: 32 on PostgreSQL and MariaDB, 8 on SQLite, the same for every subject; MySQL DSNs use interpolateParams=true for all.
+- Modules:
+${mods}
+
+## How to rerun
+
+\`\`\`sh
+bench/run.sh                          # this report: ${PASSES} passes, -benchtime ${BENCHTIME}
+PASSES=3 BENCHTIME=500ms bench/run.sh # quicker
+cd bench && go test -run '^\$' -bench 'Store/sqlite/ours/load' -benchmem -cpuprofile cpu.out -memprofile mem.out
+\`\`\`
+
+The raw samples of a run in Go benchmark format go to standard output (one line per subject, workload and pass), so
+\`benchstat\` can compare two runs.
+META
+
+"${client[@]}" "$work/sessionbench" -passes "$PASSES" -benchtime "$BENCHTIME" -sessions "$SESSIONS" -expired "$EXPIRED" \
+	-meta "$work/meta.md" -md "$OUT" -json "$work/samples.json" | tee "$work/bench.txt"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "wrote $OUT" >&2
