@@ -170,8 +170,10 @@ func TestFaultPostgresHardStopAndRecover(t *testing.T) {
 	// Get a random cleanup stuck behind a lock that blocks writes, so
 	// that it is running when the server goes away.
 	phase.Store(1)
-	started := hooks.Of(db).Stats("fault_sessions").Started
 	lockTable(t, db, "fault_sessions", false)
+	// Counted from now, a started cleanup is one whose DELETE waits for
+	// the lock (or that found another still running and was skipped).
+	started := hooks.Of(db).Stats("fault_sessions").Started
 	waitFor("a cleanup blocked by the lock", func() bool { return hooks.Of(db).Stats("fault_sessions").Started > started })
 
 	pg.StopImmediate()
