@@ -22,7 +22,9 @@ var ErrKey = errors.New("codec: sealed: keys must be 16, 24 or 32 bytes, at leas
 // (AES-128, -192, -256); Sealed copies them.
 //
 // A sealed payload is a version byte, a 12-byte random nonce, then the
-// ciphertext and 16-byte tag. Tampering, truncation, an unknown key or an
+// ciphertext and 16-byte tag. Used through a session.Container, each
+// payload is also bound to the id of the row it is stored in (see Sealer),
+// so a payload copied into another session's row does not open there. Tampering, truncation, an unknown key or an
 // unknown version all fail with ErrInvalid before inner sees any byte.
 func Sealed(inner Codec, keys ...[]byte) (Codec, error) {
 	if inner == nil {
@@ -56,11 +58,11 @@ func (s *sealed) Encode(v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.Seal(plain)
+	return s.Seal(plain, nil)
 }
 
 func (s *sealed) Decode(data []byte, v any) error {
-	plain, err := s.Open(data)
+	plain, err := s.Open(data, nil)
 	if err != nil {
 		return err
 	}
@@ -74,30 +76,40 @@ type Sealer interface {
 	Codec
 	// Inner returns the wrapped codec.
 	Inner() Codec
-	// Seal transforms the inner encoding into the stored form.
-	Seal(plain []byte) ([]byte, error)
-	// Open reverses Seal; it fails with ErrInvalid on tampered input.
-	Open(data []byte) ([]byte, error)
+	// Seal transforms the inner encoding into the stored form, bound to
+	// ad (associated data, such as the id of the row it is stored in): it
+	// opens only with the same ad.
+	Seal(plain, ad []byte) ([]byte, error)
+	// Open reverses Seal; it fails with ErrInvalid on tampered input or a
+	// different ad.
+	Open(data, ad []byte) ([]byte, error)
 }
 
 func (s *sealed) Inner() Codec { return s.inner }
 
-func (s *sealed) Seal(plain []byte) ([]byte, error) {
+func (s *sealed) Seal(plain, ad []byte) ([]byte, error) {
 	a := s.aeads[0]
 	out := make([]byte, 1+a.NonceSize(), 1+a.NonceSize()+len(plain)+a.Overhead())
 	out[0] = sealedVersion
 	_, _ = rand.Read(out[1:]) // crypto/rand.Read never fails.
-	return a.Seal(out, out[1:], plain, out[:1]), nil
+	return a.Seal(out, out[1:], plain, additional(out[0], ad)), nil
 }
 
-func (s *sealed) Open(data []byte) ([]byte, error) {
+// additional is the authenticated data: the version byte, then ad.
+func additional(version byte, ad []byte) []byte {
+	b := make([]byte, 0, 1+len(ad))
+	return append(append(b, version), ad...)
+}
+
+func (s *sealed) Open(data, ad []byte) ([]byte, error) {
 	a0 := s.aeads[0]
 	if len(data) < 1+a0.NonceSize()+a0.Overhead() || data[0] != sealedVersion {
 		return nil, fmt.Errorf("%w (sealed)", ErrInvalid)
 	}
 	nonce, box := data[1:1+a0.NonceSize()], data[1+a0.NonceSize():]
+	aad := additional(data[0], ad)
 	for _, a := range s.aeads {
-		if plain, err := a.Open(nil, nonce, box, data[:1]); err == nil {
+		if plain, err := a.Open(nil, nonce, box, aad); err == nil {
 			return plain, nil
 		}
 	}

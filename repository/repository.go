@@ -76,7 +76,11 @@ func (r *Repository) Migrate(ctx context.Context) error {
 	})
 }
 
-// Insert stores a new row. A duplicate id is an error from the database.
+// ErrDuplicate is returned by Insert when a row with that id exists.
+var ErrDuplicate = errors.New("repository: duplicate id")
+
+// Insert stores a new row. A duplicate id fails with an error matching
+// ErrDuplicate (and still wrapping the database's error).
 func (r *Repository) Insert(ctx context.Context, row *model.SessionRow) error {
 	payload := row.Payload
 	if payload == nil {
@@ -84,15 +88,36 @@ func (r *Repository) Insert(ctx context.Context, row *model.SessionRow) error {
 	}
 	_, err := r.execBound(ctx, r.sql.insert, row.ID, row.Subject, payload, row.Version,
 		row.CreatedAt, row.UpdatedAt, row.Deadline, row.ExpiresAt)
+	if err != nil && r.duplicate(err) {
+		return fmt.Errorf("%w: %w", ErrDuplicate, err)
+	}
 	return err
+}
+
+// duplicate reports whether err is a unique-key violation, as the
+// dialector's error translator sees it.
+func (r *Repository) duplicate(err error) bool {
+	t, ok := r.db.Dialector.(gorm.ErrorTranslator)
+	return ok && errors.Is(t.Translate(err), gorm.ErrDuplicatedKey)
 }
 
 // Load reads the row with id if it is live at now (expires_at > now). found
 // is false for a missing or expired row; that is not an error.
 func (r *Repository) Load(ctx context.Context, id string, now int64) (row model.SessionRow, found bool, err error) {
+	return r.load(ctx, r.sql.load, id, now)
+}
+
+// LoadForUpdate is Load that also locks the row until the transaction r
+// runs in ends (SELECT ... FOR UPDATE; on SQLite the transaction already
+// holds the write lock). Run it on a Repository bound to a transaction.
+func (r *Repository) LoadForUpdate(ctx context.Context, id string, now int64) (row model.SessionRow, found bool, err error) {
+	return r.load(ctx, r.sql.loadForUpdate, id, now)
+}
+
+func (r *Repository) load(ctx context.Context, sql, id string, now int64) (row model.SessionRow, found bool, err error) {
 	// The id is not selected: it is the one asked for, and every column
 	// less is a value less for the driver to convert.
-	found, err = r.queryBound(ctx, r.sql.load, []any{id, now},
+	found, err = r.queryBound(ctx, sql, []any{id, now},
 		&row.Subject, &row.Payload, &row.Version,
 		&row.CreatedAt, &row.UpdatedAt, &row.Deadline, &row.ExpiresAt)
 	if found {
@@ -234,11 +259,51 @@ func (r *Repository) exec(ctx context.Context, sql string, args ...any) (int64, 
 // execBound runs one of the prepared write statements: sql is already in
 // the dialect's placeholder syntax and vars are its arguments in order.
 func (r *Repository) execBound(ctx context.Context, sql string, vars ...any) (int64, error) {
-	tx := r.statement(ctx)
-	tx.Statement.SQL.Grow(len(sql))
-	tx.Statement.SQL.WriteString(sql)
-	tx.Statement.Vars = vars
-	return r.execStatement(tx)
+	for attempt := 1; ; attempt++ {
+		tx := r.statement(ctx)
+		tx.Statement.SQL.Grow(len(sql))
+		tx.Statement.SQL.WriteString(sql)
+		tx.Statement.Vars = vars
+		n, err := r.execStatement(tx)
+		if err == nil || !r.retry(ctx, err, attempt) {
+			return n, err
+		}
+	}
+}
+
+// statementRetries is how many times a single statement outside a
+// transaction runs when the database picks it as a deadlock victim.
+const statementRetries = 4
+
+// retry reports whether a statement that failed with err may run again: it
+// was a deadlock or serialization victim (which the database rolled back
+// whole), it ran outside a transaction (inside one, the whole transaction
+// is lost and only its owner can redo it), and attempts remain.
+func (r *Repository) retry(ctx context.Context, err error, attempt int) bool {
+	if attempt >= statementRetries || ctx.Err() != nil || !Transient(err) {
+		return false
+	}
+	_, inTx := r.db.Statement.ConnPool.(gorm.TxCommitter)
+	return !inTx
+}
+
+// Transient reports whether err says the database aborted the statement
+// (and its transaction) to break a deadlock or a serialization conflict:
+// SQLSTATE 40001 or 40P01, or MySQL/MariaDB error 1213. Such work can be
+// redone from the start.
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var coded interface{ SQLState() string }
+	if errors.As(err, &coded) {
+		switch coded.SQLState() {
+		case "40001", "40P01":
+			return true
+		}
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "Error 1213") || strings.Contains(msg, "(40001)") || strings.Contains(msg, "(40P01)")
 }
 
 func (r *Repository) execStatement(tx *gorm.DB) (int64, error) {
@@ -258,11 +323,16 @@ func (r *Repository) queryRow(ctx context.Context, sql string, args []any, dest 
 // queryBound is queryRow for one of the prepared statements: sql is
 // already in the dialect's placeholder syntax.
 func (r *Repository) queryBound(ctx context.Context, sql string, vars []any, dest ...any) (bool, error) {
-	tx := r.statement(ctx)
-	tx.Statement.SQL.Grow(len(sql))
-	tx.Statement.SQL.WriteString(sql)
-	tx.Statement.Vars = vars
-	return r.queryStatement(tx, dest)
+	for attempt := 1; ; attempt++ {
+		tx := r.statement(ctx)
+		tx.Statement.SQL.Grow(len(sql))
+		tx.Statement.SQL.WriteString(sql)
+		tx.Statement.Vars = vars
+		found, err := r.queryStatement(tx, dest)
+		if err == nil || !r.retry(ctx, err, attempt) {
+			return found, err
+		}
+	}
 }
 
 // queryStatement runs tx through GORM's row callbacks (so that plugins

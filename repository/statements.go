@@ -13,6 +13,7 @@ type statements struct {
 	migrate             []string
 	insert              string
 	load                string
+	loadForUpdate       string
 	exists              string
 	update              string
 	rekey               string
@@ -32,17 +33,27 @@ const columns = "id, subject, payload, version, created_at, updated_at, deadline
 
 func buildStatements(d Dialect, table string) *statements {
 	t := d.quote(table)
-	r := strings.NewReplacer("{t}", t, "{cols}", columns)
+	// {pk} names the table in the single-row writes. MariaDB's optimizer
+	// may pick the expires_at index for "WHERE id = ? AND ... expires_at >
+	// ?" in an UPDATE, and a range scan of that index under REPEATABLE READ
+	// takes next-key locks in the opposite order to a primary-key write:
+	// concurrent saves of one session then deadlock. The hint keeps every
+	// single-row write on the primary key.
+	pk := t
+	if d == MySQL {
+		pk = t + " FORCE INDEX (PRIMARY)"
+	}
+	r := strings.NewReplacer("{t}", t, "{pk}", pk, "{cols}", columns)
 	f := r.Replace
 	s := &statements{
 		migrate:             migrateDDL(d, table),
 		insert:              f("INSERT INTO {t} ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
 		load:                f("SELECT subject, payload, version, created_at, updated_at, deadline, expires_at FROM {t} WHERE id = ? AND expires_at > ?"),
 		exists:              f("SELECT 1 FROM {t} WHERE id = ? AND expires_at > ?"),
-		update:              f("UPDATE {t} SET subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
-		rekey:               f("UPDATE {t} SET id = ?, subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
+		update:              f("UPDATE {pk} SET subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
+		rekey:               f("UPDATE {pk} SET id = ?, subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
 		probe:               f("SELECT version, expires_at FROM {t} WHERE id = ?"),
-		touch:               f("UPDATE {t} SET updated_at = ?, expires_at = ? WHERE id = ? AND expires_at > ? AND expires_at < ?"),
+		touch:               f("UPDATE {pk} SET updated_at = ?, expires_at = ? WHERE id = ? AND expires_at > ? AND expires_at < ?"),
 		deleteID:            f("DELETE FROM {t} WHERE id = ?"),
 		deleteSubject:       f("DELETE FROM {t} WHERE subject = ? AND subject <> ''"),
 		deleteAll:           f("DELETE FROM {t}"),
@@ -50,6 +61,13 @@ func buildStatements(d Dialect, table string) *statements {
 		listSubject:         f("SELECT id, subject, version, created_at, updated_at, deadline, expires_at FROM {t} WHERE subject = ? AND subject <> '' AND expires_at > ? ORDER BY created_at, id"),
 		countExpired:        f("SELECT COUNT(*) FROM {t} WHERE expires_at <= ?"),
 		adjustTime:          f("UPDATE {t} SET created_at = created_at + ?, updated_at = updated_at + ?, deadline = deadline + ?, expires_at = expires_at + ?"),
+	}
+	// Inside a transaction, lock the row until commit. SQLite has no row
+	// locks: there the transaction itself (BEGIN IMMEDIATE with the
+	// recommended DSN) holds the database's write lock.
+	s.loadForUpdate = s.load
+	if d != SQLite {
+		s.loadForUpdate += " FOR UPDATE"
 	}
 	switch d {
 	case MySQL:
@@ -64,7 +82,7 @@ func buildStatements(d Dialect, table string) *statements {
 	default:
 		s.cleanupBatch = f("DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at <= ? LIMIT %d) AND expires_at <= ?")
 	}
-	for _, q := range []*string{&s.insert, &s.load, &s.exists, &s.update, &s.rekey, &s.probe, &s.touch,
+	for _, q := range []*string{&s.insert, &s.load, &s.loadForUpdate, &s.exists, &s.update, &s.rekey, &s.probe, &s.touch,
 		&s.deleteID, &s.deleteSubject, &s.deleteAll, &s.deleteSubjectExcept, &s.listSubject,
 		&s.cleanupBatch, &s.countExpired, &s.adjustTime} {
 		*q = bindVars(d, *q)

@@ -157,12 +157,26 @@ func (c *Container[T]) Exists(ctx context.Context, tok string) (bool, error) {
 }
 
 func (c *Container[T]) load(ctx context.Context, op, tok string) (*Session[T], error) {
+	return c.loadRow(ctx, op, tok, false)
+}
+
+// loadRow loads and decodes the session for tok. With lock, the row is
+// read with LoadForUpdate (c must be bound to a transaction) and the idle
+// refresh is skipped: the caller saves right away, which refreshes it.
+func (c *Container[T]) loadRow(ctx context.Context, op, tok string, lock bool) (*Session[T], error) {
 	id, ok := token.Parse(tok)
 	if !ok {
 		return nil, fmt.Errorf("session: %s: %w", op, ErrNotFound)
 	}
 	now := c.cfg.nowMs()
-	row, found, err := c.repo.Load(ctx, id, now)
+	var row model.SessionRow
+	var found bool
+	var err error
+	if lock {
+		row, found, err = c.repo.LoadForUpdate(ctx, id, now)
+	} else {
+		row, found, err = c.repo.Load(ctx, id, now)
+	}
 	if err != nil {
 		return nil, dbErr(ctx, op, err)
 	}
@@ -173,7 +187,9 @@ func (c *Container[T]) load(ctx context.Context, op, tok string) (*Session[T], e
 	if err := c.decode(&row, s); err != nil {
 		return nil, fmt.Errorf("session: %s: %w", op, err)
 	}
-	c.touch(ctx, s, now)
+	if !lock {
+		c.touch(ctx, s, now)
+	}
 	return s, nil
 }
 
@@ -183,7 +199,7 @@ func (c *Container[T]) decode(row *model.SessionRow, s *Session[T]) error {
 	plain := row.Payload
 	if c.sealr != nil {
 		var err error
-		if plain, err = c.sealr.Open(row.Payload); err != nil {
+		if plain, err = c.sealr.Open(row.Payload, []byte(row.ID)); err != nil {
 			return fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 	}
@@ -260,7 +276,7 @@ func (c *Container[T]) save(ctx context.Context, op string, s *Session[T]) error
 	if s.destroyed {
 		return fmt.Errorf("session: %s: %w", op, ErrNotFound)
 	}
-	plain, stored, err := c.encode(op, s)
+	plain, stored, err := c.encode(op, s, s.id)
 	if err != nil {
 		return err
 	}
@@ -270,6 +286,10 @@ func (c *Container[T]) save(ctx context.Context, op string, s *Session[T]) error
 		row := c.row(s, s.id, stored)
 		row.Version = 1
 		if err := c.repo.Insert(ctx, &row); err != nil {
+			if errors.Is(err, repository.ErrDuplicate) {
+				// Another copy of this new session was saved first.
+				return fmt.Errorf("session: %s: %w", op, ErrConflict)
+			}
 			return dbErr(ctx, op, err)
 		}
 		s.isNew, s.version = false, 1
@@ -304,9 +324,10 @@ func (c *Container[T]) explain(ctx context.Context, op, id string, now int64) er
 	}
 }
 
-// encode returns the inner encoding of s.Data and the form to store, after
-// checking the size limits.
-func (c *Container[T]) encode(op string, s *Session[T]) (plain, stored []byte, err error) {
+// encode returns the inner encoding of s.Data and the form to store under
+// id (sealed payloads are bound to their row's id), after checking the size
+// limits.
+func (c *Container[T]) encode(op string, s *Session[T], id string) (plain, stored []byte, err error) {
 	if len(s.subject) > model.SubjectMaxLength {
 		return nil, nil, fmt.Errorf("session: %s: subject longer than %d bytes: %w", op, model.SubjectMaxLength, ErrTooLarge)
 	}
@@ -316,7 +337,7 @@ func (c *Container[T]) encode(op string, s *Session[T]) (plain, stored []byte, e
 	}
 	stored = plain
 	if c.sealr != nil {
-		if stored, err = c.sealr.Seal(plain); err != nil {
+		if stored, err = c.sealr.Seal(plain, []byte(id)); err != nil {
 			return nil, nil, fmt.Errorf("session: %s: %w", op, err)
 		}
 	}
@@ -359,8 +380,11 @@ func (c *Container[T]) Changed(s *Session[T]) (bool, error) {
 // Update loads the session for token, calls fn with its Data, and saves
 // the result, all again from a fresh load whenever the save loses a race
 // (ErrConflict), up to WithUpdateAttempts times with a short randomised
-// back-off. fn may therefore run more than once and must only change the
-// value it is given. An error from fn stops Update, saves nothing and is
+// back-off. The first attempt takes no lock (two statements); after a lost
+// race, attempts run in a transaction that locks the row while fn runs
+// (SELECT ... FOR UPDATE; SQLite's write lock), so a hot session's
+// updates queue up rather than starve. fn may therefore run more than once,
+// must only change the value it is given, and should be quick. An error from fn stops Update, saves nothing and is
 // returned wrapped. Update fails with ErrNotFound for a token without a
 // live session (it never creates one), ErrCorrupt for an undecodable one,
 // and ErrConflict when every attempt lost.
@@ -377,14 +401,13 @@ func (c *Container[T]) update(ctx context.Context, tok string, fn func(*T) error
 	}
 	backoff := time.Millisecond
 	for attempt := 1; ; attempt++ {
-		s, err := c.load(ctx, "update", tok)
-		if err != nil {
-			return nil, attempt - 1, err
+		var s *Session[T]
+		var err error
+		if attempt == 1 {
+			s, err = c.updateOptimistic(ctx, tok, fn)
+		} else {
+			s, err = c.updateLocked(ctx, tok, fn)
 		}
-		if err := fn(&s.Data); err != nil {
-			return nil, attempt - 1, fmt.Errorf("session: update: %w", err)
-		}
-		err = c.save(ctx, "update", s)
 		if err == nil {
 			return s, attempt - 1, nil
 		}
@@ -404,6 +427,60 @@ func (c *Container[T]) update(ctx context.Context, tok string, fn func(*T) error
 		}
 		backoff = min(2*backoff, 32*time.Millisecond)
 	}
+}
+
+// updateOptimistic is one load-change-save without a transaction: two
+// statements, the cheap path when the session is not contended.
+func (c *Container[T]) updateOptimistic(ctx context.Context, tok string, fn func(*T) error) (*Session[T], error) {
+	s, err := c.load(ctx, "update", tok)
+	if err != nil {
+		return nil, err
+	}
+	if err := fn(&s.Data); err != nil {
+		return nil, fmt.Errorf("session: update: %w", err)
+	}
+	if err := c.save(ctx, "update", s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// updateLocked is one load-change-save in a transaction that locks the row
+// as it reads it, so concurrent Updates of one session queue up instead of
+// retrying one another out: used once an optimistic attempt has lost a
+// race. Within WithTx it runs in a savepoint of the caller's transaction.
+func (c *Container[T]) updateLocked(ctx context.Context, tok string, fn func(*T) error) (*Session[T], error) {
+	var out *Session[T]
+	var ours error // an error this package made, returned as is
+	err := c.repo.DB().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		v := c.WithTx(tx)
+		s, err := v.loadRow(ctx, "update", tok, true)
+		if err == nil {
+			if ferr := fn(&s.Data); ferr != nil {
+				err = fmt.Errorf("session: update: %w", ferr)
+			} else {
+				err = v.save(ctx, "update", s)
+			}
+		}
+		if err != nil {
+			ours = err
+			return err
+		}
+		out = s
+		return nil
+	})
+	switch {
+	case ours != nil && repository.Transient(ours):
+		// A deadlock victim: the transaction is gone; try again.
+		return nil, fmt.Errorf("session: update: %w", ErrConflict)
+	case ours != nil:
+		return nil, ours
+	case repository.Transient(err):
+		return nil, fmt.Errorf("session: update: %w", ErrConflict)
+	case err != nil:
+		return nil, dbErr(ctx, "update", err)
+	}
+	return out, nil
 }
 
 // Renew gives s a new token and stores s under it (its Data and subject as
@@ -437,11 +514,11 @@ func (c *Container[T]) renew(ctx context.Context, s *Session[T]) error {
 		}
 		return nil
 	}
-	plain, stored, err := c.encode("renew", s)
+	newTok, newID := token.New()
+	plain, stored, err := c.encode("renew", s, newID)
 	if err != nil {
 		return err
 	}
-	newTok, newID := token.New()
 	now := c.cfg.nowMs()
 	exp := c.cfg.expiry(s.deadline, now)
 	row := model.SessionRow{ID: newID, Subject: s.subject, Payload: stored, UpdatedAt: now, ExpiresAt: exp}

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -16,6 +17,22 @@ type quietLogger struct{ logger.Interface }
 func (l quietLogger) LogMode(level logger.LogLevel) logger.Interface {
 	return quietLogger{l.Interface.LogMode(level)}
 }
+
+// Trace passes the statement on with its error's message redacted: some
+// drivers quote key values in errors (MySQL's duplicate-entry message).
+func (l quietLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if err != nil {
+		err = &redactedError{err}
+	}
+	l.Interface.Trace(ctx, begin, fc, err)
+}
+
+// redactedError shows err's message without token- or id-shaped runs and
+// still unwraps to err (GORM's logger checks for ErrRecordNotFound).
+type redactedError struct{ err error }
+
+func (e *redactedError) Error() string { return redact(e.err.Error()) }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // ParamsFilter implements gorm.ParamsFilter.
 func (quietLogger) ParamsFilter(_ context.Context, sql string, params ...any) (string, []any) {
