@@ -137,10 +137,9 @@ func TestReliabilityDestroyVersusSaveNeverResurrects(t *testing.T) {
 // TestReliabilityDestroyRaceReturnsNoDeadlock runs the same races and
 // requires that Destroy, Save and Update each return nil or the documented
 // ErrNotFound/ErrConflict, never a deadlock: a logout that fails because a
-// request saved at the same moment leaves the session alive. It fails on
-// MySQL/MariaDB, where InnoDB (REPEATABLE READ) reports deadlocks (error
-// 1213) between these single-row statements, which the library does not
-// retry.
+// request saved at the same moment leaves the session alive. (Before
+// commit 49dffa0 it failed on MariaDB: InnoDB reported deadlocks, error
+// 1213, between these single-row statements, which were not retried.)
 func TestReliabilityDestroyRaceReturnsNoDeadlock(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {

@@ -178,7 +178,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 			require.Contains(t, slg, "random cleanup failed")
 			require.Contains(t, slg, "cannot be decoded")
 			for _, s := range secrets {
-				require.False(t, strings.Contains(glog, s), "a secret is in GORM's log (MySQL: the duplicate-key error quotes the stored id; session/logging.go does not redact errors passed to Trace)")
+				require.False(t, strings.Contains(glog, s), "a secret is in GORM's log (MySQL quotes the key in duplicate-entry errors)")
 				require.False(t, strings.Contains(slg, s), "a secret is in the slog log")
 				for _, err := range errs {
 					require.False(t, strings.Contains(err.Error(), s), "a secret is in an error string")
