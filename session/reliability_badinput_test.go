@@ -288,6 +288,14 @@ func TestBadInputSealedPayloadBoundToSession(t *testing.T) {
 		setPayload(t, e, victim, storedPayload(t, e, bystander))
 		requireUndecodable(t, e, e.c, victim, "payload of another row")
 		requireBystander(t, e, bystander)
+		// Binding to the row id must survive Renew, which moves the row.
+		ctx := context.Background()
+		s, err := e.c.Load(ctx, bystander)
+		require.NoError(t, err)
+		require.NoError(t, e.c.Renew(ctx, s))
+		got, err := e.c.Load(ctx, s.Token())
+		require.NoError(t, err, "a renewed sealed session no longer opens")
+		require.Equal(t, []string{"bystander"}, got.Data.Items)
 	})
 }
 
