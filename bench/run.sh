@@ -4,6 +4,10 @@
 #   bench/run.sh                      # 5 passes, 1s per run, 100k sessions
 #   PASSES=3 BENCHTIME=500ms bench/run.sh
 #
+# CLEANUP_PASSES (default 3) limits workload (e), the slowest to set up, to
+# the first passes. The closing section of the report is bench/analysis.md,
+# kept by hand.
+#
 # Needs PostgreSQL (127.0.0.1:5432, user postgres, database test, trust) and
 # MariaDB/MySQL (127.0.0.1:3306, root, no password) running; .ci/run starts
 # both. BENCH_POSTGRES_DSN / BENCH_MYSQL_SERVER point elsewhere. Every
@@ -18,6 +22,7 @@ cd "$(dirname "$0")"
 export PATH="/usr/local/go/bin:$PATH"
 
 PASSES=${PASSES:-5}
+CLEANUP_PASSES=${CLEANUP_PASSES:-3}
 BENCHTIME=${BENCHTIME:-1s}
 SESSIONS=${SESSIONS:-100000}
 EXPIRED=${EXPIRED:-100000}
@@ -27,7 +32,14 @@ OUT=${OUT:-../docs/performance.md}
 work=$(mktemp -d)
 restore=()
 cleanup() {
-	for cmd in "${restore[@]}"; do eval "$cmd" >/dev/null 2>&1 || true; done
+	if [ "${#restore[@]}" -gt 0 ]; then
+		for cmd in "${restore[@]}"; do eval "$cmd" >/dev/null 2>&1 || true; done
+		# Server processes forked during the run (new connections) inherited
+		# the pinned mask: give every one of them all CPUs again.
+		for pid in $(pgrep -x postgres || true) $(pgrep -x mariadbd || true) $(pgrep -x mysqld || true); do
+			taskset -a -p -c "0-$(($(nproc) - 1))" "$pid" >/dev/null 2>&1 || true
+		done
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -49,7 +61,8 @@ fi
 version() { "$@" 2>/dev/null | head -1 || echo unknown; }
 pg=$(psql -h 127.0.0.1 -U postgres -tAc 'SHOW server_version' 2>/dev/null | head -1 || echo unknown)
 my=$(mariadb -h 127.0.0.1 -u root -N -e 'SELECT VERSION()' 2>/dev/null || mysql -h 127.0.0.1 -u root -N -e 'SELECT VERSION()' 2>/dev/null || echo unknown)
-mods=$(go list -m -f '{{.Path}} {{.Version}}' all 2>/dev/null | grep -E '^(gorm.io/|github.com/(alexedwards|wader|jackc/pgx|mattn/go-sqlite3|go-sql-driver|gorilla/sessions))' | sed 's/^/  - /')
+mods=$(go list -deps -f '{{with .Module}}{{.Path}} {{.Version}}{{end}}' ./... 2>/dev/null | sort -u |
+	grep -E '^(gorm.io/|github.com/(alexedwards|wader|jackc/pgx|mattn/go-sqlite3|go-sql-driver|gorilla/sessions))' | sed 's/^/  - /')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cat >"$work/meta.md" <<META
@@ -59,6 +72,7 @@ cat >"$work/meta.md" <<META
 - CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $(uname -sr).
 - Pinning: ${pinning}.
 - $(go version | cut -d' ' -f3-4); PostgreSQL ${pg} (durable defaults); MariaDB ${my}; SQLite through mattn/go-sqlite3 (WAL, synchronous=NORMAL, busy timeout, immediate transactions).
+- Cleanup (e) ran in the first ${CLEANUP_PASSES} passes (each seeds ${EXPIRED} expired sessions per subject).
 - Connection pools: 32 on PostgreSQL and MariaDB, 8 on SQLite, the same for every subject; MySQL DSNs use interpolateParams=true for all.
 - Modules:
 ${mods}
@@ -75,7 +89,7 @@ The raw samples of a run in Go benchmark format go to standard output (one line 
 \`benchstat\` can compare two runs.
 META
 
-"${client[@]}" "$work/sessionbench" -passes "$PASSES" -benchtime "$BENCHTIME" -sessions "$SESSIONS" -expired "$EXPIRED" \
-	-meta "$work/meta.md" -md "$OUT" -json "$work/samples.json" | tee "$work/bench.txt"
+"${client[@]}" "$work/sessionbench" -passes "$PASSES" -cleanup-passes "$CLEANUP_PASSES" -benchtime "$BENCHTIME" -sessions "$SESSIONS" -expired "$EXPIRED" \
+	-meta "$work/meta.md" -notes analysis.md -md "$OUT" -json "$work/samples.json" | tee "$work/bench.txt"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "wrote $OUT" >&2

@@ -47,6 +47,8 @@ func main() {
 		subjects  = flag.String("subjects", "", "subjects, comma-separated (default all)")
 		workloads = flag.String("workloads", "create,load,save,mix8,mix32,cleanup", "workloads")
 		passes    = flag.Int("passes", 5, "passes over every subject")
+		cpasses   = flag.Int("cleanup-passes", 3, "run the cleanup workload in the first n passes only")
+		analysis  = flag.String("notes", "", "markdown file appended to the report (the hand-kept analysis)")
 		benchtime = flag.String("benchtime", "1s", "time per benchmark run")
 		sessions  = flag.Int("sessions", 100000, "live sessions seeded per subject")
 		expired   = flag.Int("expired", 100000, "expired sessions per cleanup run")
@@ -123,6 +125,9 @@ func main() {
 				for k := range fs {
 					fx := fs[(k+pass)%len(fs)]
 					if w == "cleanup" {
+						if pass >= *cpasses {
+							continue
+						}
 						res, err := bench.RunCleanup(ctx, fx.s, fx.keys, *expired)
 						if err == bench.ErrUnsupported {
 							continue
@@ -170,7 +175,15 @@ func main() {
 			}
 			notes = string(b)
 		}
-		if err := os.WriteFile(*mdOut, []byte(rep.markdown(notes, dbList, wl, *passes, *benchtime, *sessions, *expired)), 0o644); err != nil {
+		var tail string
+		if *analysis != "" {
+			b, err := os.ReadFile(*analysis)
+			if err != nil {
+				log.Fatal(err)
+			}
+			tail = "\n" + string(b)
+		}
+		if err := os.WriteFile(*mdOut, []byte(rep.markdown(notes, dbList, wl, *passes, *benchtime, *sessions, *expired)+tail), 0o644); err != nil {
 			log.Fatal(err)
 		}
 	}
