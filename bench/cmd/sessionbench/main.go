@@ -15,7 +15,10 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,6 +78,22 @@ func main() {
 	}
 	fixtures := map[string][]*fixture{}
 	dbList := strings.Split(*dbs, ",")
+	// Interrupted: drop the namespaces made so far before going.
+	var nsMu sync.Mutex
+	var made []*bench.NS
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		if !*keep {
+			nsMu.Lock()
+			for _, ns := range made {
+				_ = ns.Drop(context.Background())
+			}
+			nsMu.Unlock()
+		}
+		log.Fatal("interrupted; namespaces dropped")
+	}()
 	defer func() {
 		if *keep {
 			return
@@ -98,6 +117,9 @@ func main() {
 			if err != nil {
 				log.Fatalf("%s/%s: namespace: %v", db, f.Name, err)
 			}
+			nsMu.Lock()
+			made = append(made, ns)
+			nsMu.Unlock()
 			s, err := f.New(ctx, ns)
 			if err != nil {
 				log.Fatalf("%s/%s: %v", db, f.Name, err)
