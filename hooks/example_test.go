@@ -21,7 +21,7 @@ import (
 func ExamplePlugin_Wait() {
 	dir, _ := os.MkdirTemp("", "hooks-example")
 	defer os.RemoveAll(dir)
-	db, err := gorm.Open(sqlite.Open("file:"+filepath.Join(dir, "app.db")+"?_journal_mode=WAL&_busy_timeout=5000"),
+	db, err := gorm.Open(sqlite.Open("file:"+filepath.Join(dir, "app.db")+"?_journal_mode=WAL&_busy_timeout=10000"),
 		&gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		log.Fatal(err)

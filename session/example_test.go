@@ -24,7 +24,7 @@ func exampleDB() (*gorm.DB, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	dsn := "file:" + filepath.Join(dir, "app.db") + "?_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate"
+	dsn := "file:" + filepath.Join(dir, "app.db") + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate"
 	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		log.Fatal(err)
@@ -43,7 +43,7 @@ func Example_quickStart() {
 	// Any *gorm.DB will do: SQLite here, PostgreSQL or MySQL in production.
 	dir, _ := os.MkdirTemp("", "quickstart")
 	defer os.RemoveAll(dir)
-	dsn := "file:" + filepath.Join(dir, "app.db") + "?_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate"
+	dsn := "file:" + filepath.Join(dir, "app.db") + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate"
 	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		log.Fatal(err)

@@ -219,7 +219,7 @@ const dsnHelp = `DSN forms (--dsn, or the environment variable GORMSESSION_DSN):
   user:pass@tcp(host:3306)/db                         MySQL or MariaDB
   anything else                                       a SQLite file, e.g. ./demo.db
 A SQLite DSN without parameters is opened with the recommended ones:
-  file:PATH?_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_synchronous=NORMAL
+  file:PATH?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL
 --driver postgres|mysql|sqlite overrides the detection.`
 
 const exitHelp = `Exit codes:

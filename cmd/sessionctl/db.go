@@ -25,7 +25,7 @@ import (
 // readers run beside the writer, a busy timeout so a writer waits for the
 // lock instead of failing, immediate transactions so none deadlocks
 // upgrading its lock, and synchronous=NORMAL, which is safe with WAL.
-const sqliteParams = "_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_synchronous=NORMAL"
+const sqliteParams = "_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
 
 var (
 	pgKeyValue = regexp.MustCompile(`(^|\s)(host|hostaddr|port|dbname|user|password|sslmode|service)\s*=`)

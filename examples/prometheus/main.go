@@ -41,7 +41,7 @@ func main() {
 	path := flag.String("db", "prometheus.db", "SQLite file to keep sessions in")
 	flag.Parse()
 
-	dsn := "file:" + *path + "?_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_synchronous=NORMAL"
+	dsn := "file:" + *path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
 	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		log.Fatal(err)

@@ -108,7 +108,7 @@ func openDB(driver, dsn, file string) (*gorm.DB, error) {
 		if dsn == "" {
 			// WAL, a busy timeout and immediate transactions: the DSN the
 			// project recommends for SQLite (see the README).
-			dsn = "file:" + file + "?_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_synchronous=NORMAL"
+			dsn = "file:" + file + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
 		}
 		d = sqlite.Open(dsn)
 	case "postgres":
