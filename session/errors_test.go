@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +18,6 @@ import (
 	"github.com/gormsession/gormsession/internal/testdb"
 	"github.com/gormsession/gormsession/session"
 )
-
-// lockedBuffer collects log output from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestCorruptRowsGiveTypedErrors(t *testing.T) {
 	t.Parallel()
@@ -87,7 +68,7 @@ func TestErrorsAndLogsCarryNoSecrets(t *testing.T) {
 	for _, d := range testdb.All {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
-			var gormLog, appLog lockedBuffer
+			var gormLog, appLog syncBuffer
 			db := testdb.Open(t, d, &gorm.Config{Logger: logger.New(
 				logWriter{&gormLog}, logger.Config{LogLevel: logger.Info, SlowThreshold: time.Nanosecond})})
 			const marker = "PAYLOAD-MARKER-7f3a"
@@ -169,7 +150,7 @@ func TestErrorsAndLogsCarryNoSecrets(t *testing.T) {
 }
 
 // logWriter adapts a buffer to GORM's logger.Writer.
-type logWriter struct{ w *lockedBuffer }
+type logWriter struct{ w *syncBuffer }
 
 func (l logWriter) Printf(format string, args ...any) {
 	_, _ = l.w.Write([]byte(strings.TrimSpace(sprintf(format, args...)) + "\n"))
