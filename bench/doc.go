@@ -8,7 +8,7 @@
 // Go benchmarks for profiling (go test -bench . -cpuprofile ...).
 //
 // Every subject keeps its data in a namespace of its own (a PostgreSQL
-// schema, a MySQL database or a SQLite file) named bench_gs_<subject>, so
-// that stores with fixed table names ("sessions") never meet, and Drop
-// removes it afterwards.
+// schema, a MySQL database or a SQLite file) named bench_gs_<run>_<subject>,
+// so that stores with fixed table names ("sessions") never meet and two
+// runs at once never touch each other's tables; Drop removes it afterwards.
 package bench

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,10 @@ type Env struct {
 	MySQLServer string
 	// Dir holds the SQLite files.
 	Dir string
+	// RunID makes this run's namespace names unique, so that two runs at
+	// once (say the CI guard and a full run) never share or drop each
+	// other's tables; the process id by default.
+	RunID string
 	// Conns is the connection pool size of every subject on PostgreSQL and
 	// MySQL; SQLiteConns on SQLite.
 	Conns, SQLiteConns int
@@ -49,6 +54,7 @@ func EnvFromEnvironment() Env {
 		PostgresDSN: "host=127.0.0.1 port=5432 user=postgres dbname=test sslmode=disable",
 		MySQLServer: "root@tcp(127.0.0.1:3306)",
 		Dir:         os.TempDir(),
+		RunID:       strconv.Itoa(os.Getpid()),
 		Conns:       32,
 		SQLiteConns: 8,
 	}
@@ -76,7 +82,7 @@ func EnvFromEnvironment() Env {
 // NS is one subject's namespace on one database.
 type NS struct {
 	Dialect string
-	Name    string // bench_gs_<subject>
+	Name    string // bench_gs_<run id>_<subject>
 	DSN     string // for the dialect's driver
 	// SQL is a database/sql handle on the namespace, for seeding.
 	SQL   *sql.DB
@@ -88,7 +94,7 @@ type NS struct {
 
 // Namespace creates (or reuses) the namespace of subject on dialect.
 func (e Env) Namespace(ctx context.Context, dialect, subject string) (*NS, error) {
-	ns := &NS{Dialect: dialect, Name: "bench_gs_" + subject, env: e}
+	ns := &NS{Dialect: dialect, Name: "bench_gs_" + e.RunID + "_" + subject, env: e}
 	var driver string
 	switch dialect {
 	case Postgres:

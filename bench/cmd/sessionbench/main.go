@@ -83,8 +83,8 @@ func main() {
 	var made []*bench.NS
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
+	// die drops the namespaces made so far (unless -keep) and exits.
+	die := func(format string, args ...any) {
 		if !*keep {
 			nsMu.Lock()
 			for _, ns := range made {
@@ -92,7 +92,11 @@ func main() {
 			}
 			nsMu.Unlock()
 		}
-		log.Fatal("interrupted; namespaces dropped")
+		log.Fatalf(format, args...)
+	}
+	go func() {
+		<-sig
+		die("interrupted; namespaces dropped")
 	}()
 	defer func() {
 		if *keep {
@@ -115,22 +119,22 @@ func main() {
 			t := time.Now()
 			ns, err := env.Namespace(ctx, db, f.Name)
 			if err != nil {
-				log.Fatalf("%s/%s: namespace: %v", db, f.Name, err)
+				die("%s/%s: namespace: %v", db, f.Name, err)
 			}
 			nsMu.Lock()
 			made = append(made, ns)
 			nsMu.Unlock()
 			s, err := f.New(ctx, ns)
 			if err != nil {
-				log.Fatalf("%s/%s: %v", db, f.Name, err)
+				die("%s/%s: %v", db, f.Name, err)
 			}
 			fx := &fixture{f: f, ns: ns, s: s}
 			fixtures[db] = append(fixtures[db], fx)
 			if err := s.Reset(ctx); err != nil {
-				log.Fatalf("%s/%s: reset: %v", db, f.Name, err)
+				die("%s/%s: reset: %v", db, f.Name, err)
 			}
 			if fx.keys, err = s.Seed(ctx, *sessions, time.Now().Add(bench.Lifetime)); err != nil {
-				log.Fatalf("%s/%s: seed: %v", db, f.Name, err)
+				die("%s/%s: seed: %v", db, f.Name, err)
 			}
 			ns.Release()
 			log.Printf("seeded %s/%s with %d sessions in %v", db, f.Name, *sessions, time.Since(t).Round(time.Millisecond))
@@ -155,7 +159,7 @@ func main() {
 							continue
 						}
 						if err != nil {
-							log.Fatalf("%s/%s/cleanup: %v", db, fx.f.Name, err)
+							die("%s/%s/cleanup: %v", db, fx.f.Name, err)
 						}
 						sm := Sample{Pass: pass, DB: db, Workload: w, Subject: fx.f.Name, NsPerOp: float64(res.Took.Nanoseconds()),
 							Deleted: res.Deleted, TookMs: ms(res.Took), WriterMax: ms(res.WriterMax), WriterP99: ms(res.WriterP99), Writes: res.Writes}
@@ -168,7 +172,7 @@ func main() {
 					r := testing.Benchmark(bench.Bench(ctx, w, fx.s, fx.keys))
 					fx.ns.Release()
 					if r.N == 0 {
-						log.Fatalf("%s/%s/%s failed", db, fx.f.Name, w)
+						die("%s/%s/%s failed", db, fx.f.Name, w)
 					}
 					sm := Sample{Pass: pass, DB: db, Workload: w, Subject: fx.f.Name, N: r.N,
 						NsPerOp: float64(r.T.Nanoseconds()) / float64(r.N),
@@ -184,7 +188,7 @@ func main() {
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(samples, "", " ")
 		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
-			log.Fatal(err)
+			die("%v", err)
 		}
 	}
 	rep := analyse(samples)
@@ -193,7 +197,7 @@ func main() {
 		if *meta != "" {
 			b, err := os.ReadFile(*meta)
 			if err != nil {
-				log.Fatal(err)
+				die("%v", err)
 			}
 			notes = string(b)
 		}
@@ -201,12 +205,12 @@ func main() {
 		if *analysis != "" {
 			b, err := os.ReadFile(*analysis)
 			if err != nil {
-				log.Fatal(err)
+				die("%v", err)
 			}
 			tail = "\n" + string(b)
 		}
 		if err := os.WriteFile(*mdOut, []byte(rep.markdown(notes, dbList, wl, *passes, *benchtime, *sessions, *expired)+tail), 0o644); err != nil {
-			log.Fatal(err)
+			die("%v", err)
 		}
 	}
 	if *guard {
