@@ -585,7 +585,7 @@ func (c *Container[T]) DestroyOthers(ctx context.Context, keep *Session[T]) (int
 	} else if n, err = c.repo.DeleteSubjectExcept(ctx, keep.storedSubject, keep.id); err != nil {
 		err = dbErr(ctx, "destroy others", err)
 	}
-	c.cfg.observe(ctx, start, Event{Op: OpDestroySubject, Err: err, Rows: n})
+	c.cfg.observe(ctx, start, Event{Op: OpDestroyOthers, Err: err, Rows: n})
 	return n, err
 }
 

@@ -19,6 +19,7 @@ const (
 	OpRenew          Op = "renew"
 	OpDestroy        Op = "destroy"
 	OpDestroySubject Op = "destroy_subject"
+	OpDestroyOthers  Op = "destroy_others"
 	OpCleanup        Op = "cleanup"
 	OpTouch          Op = "touch"
 )
@@ -38,7 +39,8 @@ type Event struct {
 	New bool
 	// Retries: for OpUpdate, how many conflicts it retried.
 	Retries int
-	// Rows: for OpCleanup and OpDestroySubject, rows deleted.
+	// Rows: for OpCleanup, OpDestroySubject and OpDestroyOthers, rows
+	// deleted.
 	Rows int64
 	// Random: for OpCleanup, the run was fired by the random-cleanup hook.
 	Random bool

@@ -147,5 +147,8 @@ func (m *Metrics) Observe(_ context.Context, e session.Event) {
 	case session.OpDestroySubject:
 		m.destroys.WithLabelValues("subject").Inc()
 		m.destroyedRows.Add(float64(e.Rows))
+	case session.OpDestroyOthers:
+		m.destroys.WithLabelValues("others").Inc()
+		m.destroyedRows.Add(float64(e.Rows))
 	}
 }
