@@ -59,7 +59,7 @@ func NewMetrics(reg prometheus.Registerer, table string) (*Metrics, error) {
 		}),
 		destroys: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "destroys_total",
-			Help: "Destroy calls (scope=session) and DestroySubject/DestroyOthers calls (scope=subject).",
+			Help: "Destroy calls (scope=session), DestroySubject calls (scope=subject) and DestroyOthers calls (scope=others).",
 		}, []string{"scope"}),
 		destroyedRows: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Name: "subject_destroyed_sessions_total",
