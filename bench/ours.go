@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -35,7 +37,17 @@ func (o *ours) Reset(ctx context.Context) error {
 	if err := o.ns.Exec(ctx, "DROP TABLE IF EXISTS "+oursTable); err != nil {
 		return err
 	}
-	c, err := session.New[Payload](o.db, session.WithTable(oursTable), session.WithLifetime(Lifetime))
+	opts := []session.Option{session.WithTable(oursTable), session.WithLifetime(Lifetime)}
+	// BENCH_OURS_CLEANUP_FREQUENCY overrides the random cleanup's frequency
+	// (default: the library's), to measure what the dice cost.
+	if v := os.Getenv("BENCH_OURS_CLEANUP_FREQUENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, session.WithCleanupFrequency(n))
+	}
+	c, err := session.New[Payload](o.db, opts...)
 	o.c = c
 	return err
 }
