@@ -383,9 +383,9 @@ func (c *Container[T]) Changed(s *Session[T]) (bool, error) {
 // back-off. The first attempt takes no lock (two statements); after a lost
 // race, attempts run in a transaction that locks the row while fn runs
 // (SELECT ... FOR UPDATE; SQLite's write lock), so a hot session's
-// updates queue up rather than starve. fn may therefore run more than once,
-// must only change the value it is given, and should be quick. An error from fn stops Update, saves nothing and is
-// returned wrapped. Update fails with ErrNotFound for a token without a
+// updates queue up rather than starve. fn may therefore run more than
+// once, must only change the value it is given, and should be quick. An
+// error from fn stops Update, saves nothing and is returned wrapped. Update fails with ErrNotFound for a token without a
 // live session (it never creates one), ErrCorrupt for an undecodable one,
 // and ErrConflict when every attempt lost.
 func (c *Container[T]) Update(ctx context.Context, tok string, fn func(*T) error) (*Session[T], error) {
@@ -404,7 +404,7 @@ func (c *Container[T]) update(ctx context.Context, tok string, fn func(*T) error
 		var s *Session[T]
 		var err error
 		if attempt == 1 {
-			s, err = c.updateOptimistic(ctx, tok, fn)
+			s, err = c.updateOnce(ctx, tok, fn, false) // two statements, no transaction
 		} else {
 			s, err = c.updateLocked(ctx, tok, fn)
 		}
@@ -429,10 +429,10 @@ func (c *Container[T]) update(ctx context.Context, tok string, fn func(*T) error
 	}
 }
 
-// updateOptimistic is one load-change-save without a transaction: two
-// statements, the cheap path when the session is not contended.
-func (c *Container[T]) updateOptimistic(ctx context.Context, tok string, fn func(*T) error) (*Session[T], error) {
-	s, err := c.load(ctx, "update", tok)
+// updateOnce is one load-change-save. With lock, c must be bound to a
+// transaction and the row is locked as it is read.
+func (c *Container[T]) updateOnce(ctx context.Context, tok string, fn func(*T) error, lock bool) (*Session[T], error) {
+	s, err := c.loadRow(ctx, "update", tok, lock)
 	if err != nil {
 		return nil, err
 	}
@@ -445,38 +445,23 @@ func (c *Container[T]) updateOptimistic(ctx context.Context, tok string, fn func
 	return s, nil
 }
 
-// updateLocked is one load-change-save in a transaction that locks the row
-// as it reads it, so concurrent Updates of one session queue up instead of
+// updateLocked is updateOnce in a transaction that locks the row as it
+// reads it, so concurrent Updates of one session queue up instead of
 // retrying one another out: used once an optimistic attempt has lost a
 // race. Within WithTx it runs in a savepoint of the caller's transaction.
 func (c *Container[T]) updateLocked(ctx context.Context, tok string, fn func(*T) error) (*Session[T], error) {
 	var out *Session[T]
 	var ours error // an error this package made, returned as is
 	err := c.repo.DB().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		v := c.WithTx(tx)
-		s, err := v.loadRow(ctx, "update", tok, true)
-		if err == nil {
-			if ferr := fn(&s.Data); ferr != nil {
-				err = fmt.Errorf("session: update: %w", ferr)
-			} else {
-				err = v.save(ctx, "update", s)
-			}
-		}
-		if err != nil {
-			ours = err
-			return err
-		}
-		out = s
-		return nil
+		out, ours = c.WithTx(tx).updateOnce(ctx, tok, fn, true)
+		return ours
 	})
 	switch {
-	case ours != nil && repository.Transient(ours):
+	case repository.Transient(ours), repository.Transient(err):
 		// A deadlock victim: the transaction is gone; try again.
 		return nil, fmt.Errorf("session: update: %w", ErrConflict)
 	case ours != nil:
 		return nil, ours
-	case repository.Transient(err):
-		return nil, fmt.Errorf("session: update: %w", ErrConflict)
 	case err != nil:
 		return nil, dbErr(ctx, "update", err)
 	}

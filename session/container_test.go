@@ -571,15 +571,7 @@ func TestPayloadLimitsBeforeSQL(t *testing.T) {
 		s, _ := e.c.Open(ctx, "")
 		require.NoError(t, e.c.Save(ctx, s))
 
-		var statements atomic.Int64
-		count := func(*gorm.DB) { statements.Add(1) }
-		name := "test:count:" + e.table
-		require.NoError(t, db.Callback().Raw().Before("gorm:raw").Register(name, count))
-		require.NoError(t, db.Callback().Row().Before("gorm:row").Register(name, count))
-		t.Cleanup(func() {
-			_ = db.Callback().Raw().Remove(name)
-			_ = db.Callback().Row().Remove(name)
-		})
+		statements := statementCounter(t, db)
 
 		s.Data.Items = []string{strings.Repeat("x", 200)}
 		err := e.c.Save(ctx, s)

@@ -22,7 +22,7 @@ type CartV2 struct {
 
 // statementCounter counts every statement GORM runs on db, through every
 // callback chain a statement can take.
-func statementCounter(t *testing.T, db *gorm.DB) *atomic.Int64 {
+func statementCounter(t testing.TB, db *gorm.DB) *atomic.Int64 {
 	t.Helper()
 	var n atomic.Int64
 	count := func(*gorm.DB) { n.Add(1) }

@@ -189,15 +189,7 @@ func (m *Manager[T]) Renew(r *http.Request) error {
 	if st.committed {
 		return fmt.Errorf("sessionhttp: renew: %w", ErrResponseStarted)
 	}
-	err := m.c.Renew(st.ctx, st.s)
-	if errors.Is(err, session.ErrConflict) && m.merge != nil {
-		err = st.mergeLoop(func(fresh *session.Session[T]) error { return m.c.Renew(st.ctx, fresh) })
-	}
-	if err != nil {
-		return fmt.Errorf("sessionhttp: renew: %w", err)
-	}
-	st.saved, st.subject = true, st.s.Subject()
-	return nil
+	return st.write("renew", m.c.Renew)
 }
 
 // Destroy deletes the request's session from the store right away (call it
@@ -376,14 +368,18 @@ func (st *state[T]) prepare(h http.Header) error {
 }
 
 // save stores the session under the conflict policy. Called with mu held.
-func (st *state[T]) save() error {
-	m := st.m
-	err := m.c.Save(st.ctx, st.s)
-	if errors.Is(err, session.ErrConflict) && m.merge != nil {
-		err = st.mergeLoop(func(fresh *session.Session[T]) error { return m.c.Save(st.ctx, fresh) })
+func (st *state[T]) save() error { return st.write("save", st.m.c.Save) }
+
+// write stores the session with op (the container's Save or Renew) under
+// the conflict policy: on ErrConflict with a merge function set, merge and
+// write again. Called with mu held.
+func (st *state[T]) write(name string, op func(context.Context, *session.Session[T]) error) error {
+	err := op(st.ctx, st.s)
+	if errors.Is(err, session.ErrConflict) && st.m.merge != nil {
+		err = st.mergeLoop(func(fresh *session.Session[T]) error { return op(st.ctx, fresh) })
 	}
 	if err != nil {
-		return fmt.Errorf("sessionhttp: save: %w", err)
+		return fmt.Errorf("sessionhttp: %s: %w", name, err)
 	}
 	st.saved, st.subject = true, st.s.Subject()
 	return nil
