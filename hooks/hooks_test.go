@@ -18,7 +18,7 @@ import (
 	"github.com/gormsession/gormsession/session"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testdb.LeakOptions...) }
 
 type payload struct{ N int }
 

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/gormsession/gormsession/model"
 )
@@ -33,15 +34,23 @@ func New(db *gorm.DB, table string) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Repository{db: db, table: table, dialect: d, sql: buildStatements(d, table)}, nil
+	return &Repository{db: bind(db, table), table: table, dialect: d, sql: buildStatements(d, table)}, nil
 }
 
 // WithDB returns a copy of r that runs its statements on db, typically a
 // transaction begun on the database r was built for.
 func (r *Repository) WithDB(db *gorm.DB) *Repository {
 	c := *r
-	c.db = db
+	c.db = bind(db, r.table)
 	return &c
+}
+
+// bind returns db naming table, so plugins can tell which table a statement
+// is for, as a handle whose every chained call starts from a copy of its
+// statement: db's clauses and settings reach every statement, and no
+// statement leaks into the next.
+func bind(db *gorm.DB, table string) *gorm.DB {
+	return db.Table(table).Session(&gorm.Session{})
 }
 
 // DB returns the *gorm.DB r runs on.
@@ -220,17 +229,9 @@ func (r *Repository) DeleteAll(ctx context.Context) (int64, error) {
 // ListSubject returns the live rows of subject at now, oldest first, without
 // their payloads. An empty subject lists nothing.
 func (r *Repository) ListSubject(ctx context.Context, subject string, now int64) ([]model.SessionRow, error) {
-	tx := r.statement(ctx)
-	tx.Statement.SQL.WriteString(r.sql.listSubject)
-	tx.Statement.Vars = []any{subject, now}
-	tx.Statement.Settings.Store("rows", true)
-	tx = tx.Callback().Row().Execute(tx)
-	if tx.Error != nil {
-		return nil, tx.Error
-	}
-	rows, ok := tx.Statement.Dest.(*sql.Rows)
-	if !ok || rows == nil {
-		return nil, gorm.ErrDryRunModeUnsupported
+	rows, err := r.rows(ctx, r.sql.listSubject, []any{subject, now})
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []model.SessionRow
@@ -258,27 +259,80 @@ func (r *Repository) CountExpired(ctx context.Context, now int64) (int64, error)
 	return n, err
 }
 
-// exec runs a write statement written with GORM's "?" placeholders and
-// returns the number of rows it affected.
-func (r *Repository) exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	tx := r.statement(ctx)
-	bindRaw(tx.Statement, sql, args)
-	return r.execStatement(tx)
-}
-
-// execBound runs one of the prepared write statements: sql is already in
-// the dialect's placeholder syntax and vars are its arguments in order.
+// execBound runs one write statement and returns the number of rows it
+// affected, again (after a short, jittered pause) when the database chose
+// it as a deadlock or serialization victim outside a transaction.
 func (r *Repository) execBound(ctx context.Context, sql string, vars ...any) (int64, error) {
 	for attempt := 1; ; attempt++ {
-		tx := r.statement(ctx)
-		tx.Statement.SQL.Grow(len(sql))
-		tx.Statement.SQL.WriteString(sql)
-		tx.Statement.Vars = vars
-		n, err := r.execStatement(tx)
-		if err == nil || !r.retry(ctx, err, attempt) {
-			return n, err
+		tx := r.raw(ctx, sql, vars)
+		tx = tx.Callback().Raw().Execute(tx)
+		if tx.Error == nil || !r.retry(ctx, tx.Error, attempt) {
+			return tx.RowsAffected, tx.Error
 		}
 	}
+}
+
+// queryRow runs a query that returns at most one row and scans it into
+// dest. found is false when there is no row.
+func (r *Repository) queryRow(ctx context.Context, sql string, args []any, dest ...any) (bool, error) {
+	return r.queryBound(ctx, sql, args, dest...)
+}
+
+// queryBound runs a query that returns at most one row and scans it into
+// dest, retrying as execBound does. found is false when there is no row.
+func (r *Repository) queryBound(ctx context.Context, sql string, vars []any, dest ...any) (bool, error) {
+	for attempt := 1; ; attempt++ {
+		found, err := r.queryOnce(ctx, sql, vars, dest)
+		if err == nil || !r.retry(ctx, err, attempt) {
+			return found, err
+		}
+	}
+}
+
+// queryOnce runs sql as a multi-row query and scans its first row. It uses
+// Rows, not Row: under gorm.Config.PrepareStmt a statement that cannot be
+// prepared (a cancelled context, a lost connection) comes back from Row as
+// an empty *sql.Row whose Scan panics, while Rows reports the error.
+func (r *Repository) queryOnce(ctx context.Context, sql string, vars []any, dest []any) (bool, error) {
+	rows, err := r.rows(ctx, sql, vars)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return false, rows.Err()
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return false, err
+	}
+	return true, rows.Close()
+}
+
+// rows runs a query through GORM's row callbacks (so plugins registered
+// after gorm:row, such as the random-cleanup hook, see it) and returns its
+// result set, never nil without an error.
+func (r *Repository) rows(ctx context.Context, sql string, vars []any) (*sql.Rows, error) {
+	rows, err := r.raw(ctx, sql, vars).Rows()
+	if err == nil && rows == nil {
+		err = errNoResult
+	}
+	return rows, err
+}
+
+var errNoResult = errors.New("repository: the query returned no result set (dry run?)")
+
+// raw returns one statement on r's handle with sql bound to vars and
+// running under ctx. It is the single way this package runs SQL: Raw works
+// on a copy of the handle's statement, so the clauses, settings and plugins
+// of the *gorm.DB given to New (or WithDB) apply to every statement, and
+// GORM writes the placeholders in the dialect's syntax. Setting the
+// context on that copy, where WithContext would copy the statement a
+// second time, is what keeps a statement as cheap as it was when this
+// package built statements by hand.
+func (r *Repository) raw(ctx context.Context, sql string, vars []any) *gorm.DB {
+	tx := r.db.Raw(sql, vars...)
+	tx.Statement.Context = ctx
+	return tx
 }
 
 // statementRetries is how many times a single statement outside a
@@ -288,13 +342,24 @@ const statementRetries = 4
 // retry reports whether a statement that failed with err may run again: it
 // was a deadlock or serialization victim (which the database rolled back
 // whole), it ran outside a transaction (inside one, the whole transaction
-// is lost and only its owner can redo it), and attempts remain.
+// is lost and only its owner can redo it), and attempts remain. Before it
+// says yes it sleeps a short random time, growing with attempt, so that
+// the statements that collided do not collide again at once.
 func (r *Repository) retry(ctx context.Context, err error, attempt int) bool {
 	if attempt >= statementRetries || ctx.Err() != nil || !Transient(err) {
 		return false
 	}
-	_, inTx := r.db.Statement.ConnPool.(gorm.TxCommitter)
-	return !inTx
+	if _, inTx := r.db.Statement.ConnPool.(gorm.TxCommitter); inTx {
+		return false
+	}
+	t := time.NewTimer(rand.N(time.Millisecond<<attempt) + 100*time.Microsecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // Transient reports whether err says the database aborted the statement
@@ -314,86 +379,6 @@ func Transient(err error) bool {
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "Error 1213") || strings.Contains(msg, "(40001)") || strings.Contains(msg, "(40P01)")
-}
-
-func (r *Repository) execStatement(tx *gorm.DB) (int64, error) {
-	tx = tx.Callback().Raw().Execute(tx)
-	return tx.RowsAffected, tx.Error
-}
-
-// queryRow runs a query written with GORM's "?" placeholders that returns
-// at most one row and scans it into dest. found is false when there is no
-// row. The statement carries the table name so plugins can recognise it.
-func (r *Repository) queryRow(ctx context.Context, sql string, args []any, dest ...any) (bool, error) {
-	tx := r.statement(ctx)
-	bindRaw(tx.Statement, sql, args)
-	return r.queryStatement(tx, dest)
-}
-
-// queryBound is queryRow for one of the prepared statements: sql is
-// already in the dialect's placeholder syntax.
-func (r *Repository) queryBound(ctx context.Context, sql string, vars []any, dest ...any) (bool, error) {
-	for attempt := 1; ; attempt++ {
-		tx := r.statement(ctx)
-		tx.Statement.SQL.Grow(len(sql))
-		tx.Statement.SQL.WriteString(sql)
-		tx.Statement.Vars = vars
-		found, err := r.queryStatement(tx, dest)
-		if err == nil || !r.retry(ctx, err, attempt) {
-			return found, err
-		}
-	}
-}
-
-// queryStatement runs tx through GORM's row callbacks (so that plugins
-// registered after gorm:row, such as the random-cleanup hook, see it) and
-// scans the single row.
-func (r *Repository) queryStatement(tx *gorm.DB, dest []any) (bool, error) {
-	tx = tx.Callback().Row().Execute(tx)
-	if tx.Error != nil {
-		return false, tx.Error
-	}
-	row, ok := tx.Statement.Dest.(*sql.Row)
-	if !ok || row == nil {
-		return false, gorm.ErrDryRunModeUnsupported
-	}
-	switch err := row.Scan(dest...); {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	return true, nil
-}
-
-// statement returns a fresh *gorm.DB for one statement on r's connection
-// (the pool, or the transaction of WithDB), bound to ctx and carrying r's
-// table name. It is what db.WithContext(ctx).Table(t) would give, built
-// directly: GORM's chain clones the statement twice and splits the table
-// name on every call, which is most of its cost for a statement as small
-// as ours. The result goes through GORM's callback chain like any other.
-func (r *Repository) statement(ctx context.Context) *gorm.DB {
-	db := r.db
-	tx := &gorm.DB{Config: db.Config, Error: db.Error}
-	tx.Statement = &gorm.Statement{
-		DB:        tx,
-		ConnPool:  db.Statement.ConnPool,
-		Context:   ctx,
-		Table:     r.table,
-		Clauses:   map[string]clause.Clause{},
-		SkipHooks: db.Statement.SkipHooks,
-	}
-	return tx
-}
-
-// bindRaw writes sql with its "?" placeholders bound to args into stmt,
-// as GORM's Raw and Exec do.
-func bindRaw(stmt *gorm.Statement, sql string, args []any) {
-	if strings.Contains(sql, "@") && len(args) > 0 {
-		clause.NamedExpr{SQL: sql, Vars: args}.Build(stmt)
-		return
-	}
-	clause.Expr{SQL: sql, Vars: args}.Build(stmt)
 }
 
 func nonNil(b []byte) []byte {

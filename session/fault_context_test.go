@@ -107,6 +107,43 @@ func TestFaultCancelledContextEveryCall(t *testing.T) {
 	})
 }
 
+// TestFaultCancelledContextUnderGormConfigs: the cancelled-context calls
+// of TestFaultCancelledContextEveryCall on handles configured as GORM
+// applications commonly configure theirs. Under PrepareStmt, GORM answers
+// a statement it could not prepare (here: the context is already
+// cancelled) with an empty *sql.Row, whose Scan panics; no call may panic
+// or succeed, whatever the configuration.
+func TestFaultCancelledContextUnderGormConfigs(t *testing.T) {
+	t.Parallel()
+	for _, variant := range testdb.GormConfigs[1:] {
+		t.Run(strings.ReplaceAll(variant, ",", "+"), func(t *testing.T) {
+			t.Parallel()
+			for _, d := range testdb.All {
+				t.Run(d, func(t *testing.T) {
+					t.Parallel()
+					cfg := &gorm.Config{}
+					testdb.ApplyGormConfig(t, cfg, variant)
+					e := setup(t, testdb.Open(t, d, cfg))
+					tok := storedSession(t, e)
+					before := e.rows(t)
+					ctx, cancel := context.WithCancel(context.Background())
+					cancel()
+					for _, c := range everyCall(t, e, tok) {
+						var err error
+						require.NotPanics(t, func() { err = c.fn(ctx) }, c.name)
+						require.ErrorIs(t, err, context.Canceled, c.name)
+					}
+					require.True(t, rowsEqual(before, e.rows(t)), "a cancelled call wrote")
+					// The same handle still works once the context is live.
+					s, err := e.c.Load(context.Background(), tok)
+					require.NoError(t, err)
+					require.Equal(t, []string{"kept"}, s.Data.Items)
+				})
+			}
+		})
+	}
+}
+
 // TestFaultTimedOutContextUnderLock: with the table locked by another
 // connection (PostgreSQL LOCK TABLE ... ACCESS EXCLUSIVE, MySQL LOCK
 // TABLES ... WRITE, SQLite BEGIN IMMEDIATE, which blocks writers only),

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
@@ -34,7 +35,38 @@ const (
 	EnvPostgres = "GORMSESSION_TEST_POSTGRES_DSN"
 	EnvMySQL    = "GORMSESSION_TEST_MYSQL_DSN"
 	EnvRequire  = "GORMSESSION_TEST_REQUIRE"
+	// EnvGormConfig names the gorm.Config every handle is opened with, as
+	// GORM applications commonly configure theirs: empty for GORM's
+	// defaults, or a comma-separated list of "prepare" (PrepareStmt) and
+	// "skiptx" (SkipDefaultTransaction). CI runs the suites under each.
+	EnvGormConfig = "GORMSESSION_TEST_GORM_CONFIG"
 )
+
+// LeakOptions are the goleak options for packages whose tests open
+// handles here: GORM's prepared-statement cache (PrepareStmt) starts an
+// expiry goroutine per handle that nothing stops.
+var LeakOptions = []goleak.Option{goleak.IgnoreTopFunction("gorm.io/gorm/internal/lru.NewLRU[...].func1")}
+
+// GormConfigs lists the gorm.Config variants CI runs the suites under, by
+// their EnvGormConfig spelling.
+var GormConfigs = []string{"", "prepare", "skiptx", "prepare,skiptx"}
+
+// ApplyGormConfig sets on cfg the options that variant (an EnvGormConfig
+// value) names, and fails t on an unknown one.
+func ApplyGormConfig(t testing.TB, cfg *gorm.Config, variant string) {
+	t.Helper()
+	for _, opt := range strings.Split(variant, ",") {
+		switch strings.TrimSpace(opt) {
+		case "":
+		case "prepare":
+			cfg.PrepareStmt = true
+		case "skiptx":
+			cfg.SkipDefaultTransaction = true
+		default:
+			t.Fatalf("%s: unknown option %q (want prepare, skiptx)", EnvGormConfig, opt)
+		}
+	}
+}
 
 // SQLiteDSN is the DSN the project recommends for a SQLite file: WAL
 // journal, a busy timeout so writers wait for the lock instead of failing,
@@ -103,6 +135,9 @@ func OpenAt(t testing.TB, d, path string, cfg *gorm.Config) *gorm.DB {
 	if cfg == nil {
 		cfg = &gorm.Config{}
 	}
+	c := *cfg
+	cfg = &c
+	ApplyGormConfig(t, cfg, os.Getenv(EnvGormConfig))
 	if cfg.Logger == nil {
 		cfg.Logger = Logger() // logger.Discard unless EnvCaptureLogs is set
 	}
