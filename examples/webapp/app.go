@@ -307,11 +307,27 @@ func (a *app) signIn(w http.ResponseWriter, r *http.Request) {
 
 // startSignedIn binds the session to u and gives it a new token: a token
 // anyone saw before sign-in is worthless after it.
+//
+// If the renewal fails, even for a passing reason (a busy database, a
+// dropped connection), the visitor is not signed in: the session must not
+// reach the store with u's subject under its old token, which someone may
+// have planted in this browser (session fixation). So the sign-in is
+// undone in memory (with nothing changed, the middleware has nothing to
+// save) and the session is destroyed; if destroying fails too, its error
+// is only logged. Either way the visitor gets the error page and can sign
+// in again; a cart in the destroyed session is lost, a fair price for a
+// rare failure.
 func (a *app) startSignedIn(w http.ResponseWriter, r *http.Request, u *User, flash, next string) {
 	s := a.visit(r)
+	before, subject := s.Data, s.Subject()
 	s.Data.UserID, s.Data.Email, s.Data.Flash = u.ID, u.Email, flash
 	s.SetSubject(subjectOf(u.ID))
 	if err := a.m.Renew(r); err != nil {
+		s.Data = before
+		s.SetSubject(subject)
+		if derr := a.m.Destroy(r); derr != nil {
+			a.log.WarnContext(r.Context(), "webapp: destroy after a failed renew", "error", derr.Error())
+		}
 		a.fail(w, r, err)
 		return
 	}
@@ -404,9 +420,28 @@ func isVisitorError(err error) bool {
 	return false
 }
 
-// safeNext keeps a redirect target on this site.
+// safeNext returns next when it is a path on this site, and "/" otherwise.
+//
+// Browsers read a Location header leniently: they drop tabs and newlines
+// anywhere in it, trim leading and trailing spaces and control
+// characters, and take a backslash for a slash, so "/\t/evil.example/" and
+// "/\\evil.example" both lead to evil.example. So next must consist of
+// printable ASCII other than space and backslash (a genuine target has
+// every other character percent-encoded), and must parse as a URL with
+// neither scheme nor host whose path starts with exactly one "/". A query
+// is kept.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next

@@ -24,25 +24,28 @@ import (
 // `go run` does) by an httptest server.
 type testApp struct {
 	*app
-	db  *gorm.DB
-	srv *httptest.Server
+	db            *gorm.DB
+	srv           *httptest.Server
+	sessionsTable string
 }
 
-func newTestApp(t *testing.T, db *gorm.DB) *testApp {
+// newTestApp starts the shop on db; extra options go to the session
+// container after the test's own.
+func newTestApp(t *testing.T, db *gorm.DB, extra ...session.Option) *testApp {
 	t.Helper()
 	users := testdb.Table(t, db)
 	sessions := testdb.Table(t, db)
 	a, err := newApp(db, options{
 		bcryptCost: bcrypt.MinCost,
 		usersTable: users,
-		sessions:   []session.Option{session.WithTable(sessions), session.WithCleanupFrequency(0)},
+		sessions:   append([]session.Option{session.WithTable(sessions), session.WithCleanupFrequency(0)}, extra...),
 		logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { hooks.Of(db).Wait() })
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
-	return &testApp{app: a, db: db, srv: srv}
+	return &testApp{app: a, db: db, srv: srv, sessionsTable: sessions}
 }
 
 // browser is an HTTP client with its own cookie jar that does not follow
