@@ -21,7 +21,7 @@ const (
 	exitOK          = 0   // success
 	exitFailed      = 1   // the command failed while running (a database error)
 	exitUsage       = 2   // unknown command or flag, missing DSN, bad flag value
-	exitBadDSN      = 3   // the DSN cannot be parsed, or --driver is unknown
+	exitBadDSN      = 3   // the DSN has no accepted form, cannot be parsed or is not for --driver; --driver is unknown
 	exitConnect     = 4   // the database cannot be reached or refused us; SQLite file missing
 	exitNoTable     = 5   // the sessions table does not exist
 	exitAborted     = 6   // revoke was not confirmed; nothing was deleted
@@ -85,6 +85,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func (a *app) run(ctx context.Context, args []string) int {
+	a.secrets = append(a.secrets, argSecrets(args)...)
 	err := a.dispatch(ctx, args)
 	if err == nil {
 		return exitOK
@@ -100,6 +101,23 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintln(a.stderr, "sessionctl: "+a.oneLine(err.Error()))
 	return code
+}
+
+// argSecrets returns the arguments, or the values of -flag=value
+// arguments, that may be a DSN holding a password: those with @, =, ; or
+// ://. A message that echoes an argument (an unknown command, a misplaced
+// DSN, a bad flag value) then shows xxxxx instead.
+func argSecrets(args []string) []string {
+	var s []string
+	for _, arg := range args {
+		if _, v, ok := strings.Cut(arg, "="); ok && strings.HasPrefix(arg, "-") {
+			arg = v
+		}
+		if strings.ContainsAny(arg, "@=;") || strings.Contains(arg, "://") {
+			s = append(s, arg)
+		}
+	}
+	return s
 }
 
 // oneLine makes msg a single line without any known secret.
@@ -216,17 +234,22 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 const dsnHelp = `DSN forms (--dsn, or the environment variable GORMSESSION_DSN):
   postgres://user:pass@host:5432/db?sslmode=disable   PostgreSQL (also postgresql://)
   host=db user=app dbname=app sslmode=disable         PostgreSQL, key=value form
-  user:pass@tcp(host:3306)/db                         MySQL or MariaDB
-  anything else                                       a SQLite file, e.g. ./demo.db
+  user:pass@tcp(host:3306)/db                         MySQL or MariaDB; also user:pass@/db,
+                                                      user@unix(/run/mysqld.sock)/db, @(host)/db
+  ./demo.db, file:PATH?params or :memory:             SQLite; a plain path holds none of @, = and ://
+Surrounding spaces are ignored and URL schemes may be in any case. Any other
+DSN (a mysql:// URL, an ADO-style Key=Value;... string) is refused with exit
+code 3; no message shows it, nor any DSN's password.
 A SQLite DSN without parameters is opened with the recommended ones:
   file:PATH?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL
---driver postgres|mysql|sqlite overrides the detection.`
+--driver postgres|mysql|sqlite picks the driver; a DSN of another form is refused.`
 
 const exitHelp = `Exit codes:
   0    success
   1    the command failed while running (a database error)
   2    usage: unknown command or flag, bad flag value, no DSN given
-  3    bad DSN: it cannot be parsed, or --driver names no supported database
+  3    bad DSN: no accepted form, cannot be parsed, or not for --driver;
+       or --driver names no supported database
   4    cannot connect: unreachable, authentication refused, no such database,
        or (except for migrate) the SQLite file does not exist
   5    the sessions table does not exist (create it: sessionctl migrate)

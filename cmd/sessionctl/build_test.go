@@ -48,20 +48,51 @@ func TestLayers(t *testing.T) {
 	require.Positive(t, checked)
 }
 
-// TestBinary builds the command and runs it as a user would, against a
-// SQLite file.
-func TestBinary(t *testing.T) {
-	t.Parallel()
+// buildBinary builds the command into a temporary directory and returns
+// its path.
+func buildBinary(t *testing.T) string {
+	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sessionctl")
+	bin := filepath.Join(t.TempDir(), "sessionctl")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// runBinary runs bin in the working directory dir ("" for the current
+// one) with stdin, $GORMSESSION_DSN set to envDSN, and args. It returns
+// the exit code, stdout and stderr.
+func runBinary(t *testing.T, bin, dir, envDSN, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), EnvDSN+"="+envDSN)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), stdout.String(), stderr.String()
+	}
+	require.NoError(t, err)
+	return 0, stdout.String(), stderr.String()
+}
+
+// TestBinary builds the command and runs it as a user would, against a
+// SQLite file.
+func TestBinary(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	ctx := context.Background()
 
 	path := filepath.Join(dir, "demo.db")
 	db := testdb.OpenAt(t, testdb.SQLite, path, nil)
@@ -73,18 +104,7 @@ func TestBinary(t *testing.T) {
 		Payload: []byte("{}"), Version: 1, CreatedAt: now, UpdatedAt: now, Deadline: now + 3600_000, ExpiresAt: now + 3600_000}))
 
 	sessionctl := func(stdin string, args ...string) (int, string, string) {
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append(os.Environ(), EnvDSN+"=")
-		cmd.Stdin = strings.NewReader(stdin)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return exit.ExitCode(), stdout.String(), stderr.String()
-		}
-		require.NoError(t, err)
-		return 0, stdout.String(), stderr.String()
+		return runBinary(t, bin, "", "", stdin, args...)
 	}
 
 	code, stdout, stderr := sessionctl("", "stats", "--dsn", path)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,25 +29,51 @@ import (
 const sqliteParams = "_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
 
 var (
+	urlScheme  = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
 	pgKeyValue = regexp.MustCompile(`(^|\s)(host|hostaddr|port|dbname|user|password|sslmode|service)\s*=`)
-	mysqlNet   = regexp.MustCompile(`(^|@)(tcp|tcp6|unix)\(`)
+	mysqlForm  = regexp.MustCompile(`@((tcp6?|unix)?\(|/)|^(tcp6?|unix)\(`)
+	pgParam    = regexp.MustCompile(`^[a-z_][a-z0-9_.]*$`)
 )
 
-// detectDriver names the database a DSN is for: postgres for a postgres://
-// or postgresql:// URL or a key=value string naming host, dbname, user and
-// the like; mysql for the go-sql-driver form user:pass@tcp(host)/db;
-// sqlite for anything else.
+// detectDriver names the database a DSN is for, ignoring surrounding
+// whitespace and the case of a URL scheme, or returns "" when it is none
+// of these forms:
+//   - postgres: a postgres:// or postgresql:// URL, or a key=value string
+//     with one of the keys host, hostaddr, port, dbname, user, password,
+//     sslmode and service at its start or after whitespace;
+//   - mysql: a mysql:// URL (which parseDSN refuses), or the go-sql-driver
+//     form [user[:pass]]@[net(addr)]/db with net tcp, tcp6, unix or empty:
+//     user:pass@/db, user@/db, user@tcp(host)/db, @unix(/sock)/db,
+//     @(host)/db, and tcp(host)/db without a user;
+//   - sqlite: file:..., :memory:, or a plain path holding none of @, = and
+//     ://.
+//
+// Any other DSN (another URL scheme, an ADO-style Key=Value;... string)
+// gets "", so that it is refused and never opened as a file named after
+// it.
 func detectDriver(dsn string) repository.Dialect {
-	switch {
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return repository.Postgres
-	case mysqlNet.MatchString(dsn):
-		return repository.MySQL
-	case pgKeyValue.MatchString(dsn) && !strings.HasPrefix(dsn, "file:"):
-		return repository.Postgres
-	default:
+	dsn = strings.TrimSpace(dsn)
+	if strings.HasPrefix(dsn, "file:") || dsn == ":memory:" {
 		return repository.SQLite
 	}
+	if m := urlScheme.FindStringSubmatch(dsn); m != nil {
+		switch strings.ToLower(m[1]) {
+		case "postgres", "postgresql":
+			return repository.Postgres
+		case "mysql":
+			return repository.MySQL
+		}
+		return ""
+	}
+	switch {
+	case pgKeyValue.MatchString(dsn):
+		return repository.Postgres
+	case mysqlForm.MatchString(dsn):
+		return repository.MySQL
+	case dsn != "" && !strings.ContainsAny(dsn, "@=") && !strings.Contains(dsn, "://"):
+		return repository.SQLite
+	}
+	return ""
 }
 
 // driverFlag maps a --driver value to a dialect.
@@ -74,22 +101,43 @@ type target struct {
 	sqlitePath string
 }
 
-// parseDSN works out the dialect (forced by driver when not "") and builds
-// the dialector. It fails with exitBadDSN; it does not connect.
+// Messages for a refused DSN. None shows the DSN, nor the drivers' parse
+// errors, which can quote parts of it and so its password.
+const (
+	badDSN      = "bad DSN: not a PostgreSQL, MySQL or SQLite DSN of an accepted form (it is not shown, as it may hold a password; see sessionctl --help for the forms)"
+	badPostgres = "bad DSN: postgres: cannot parse it; write postgres://user:pass@host:5432/db or host=H port=P user=U password=P dbname=D"
+	badMySQL    = "bad DSN: mysql: cannot parse it; write user:pass@tcp(host:3306)/db"
+	badSQLite   = "bad DSN: sqlite: write file:PATH[?params], :memory: or a path holding none of @, = and ://"
+)
+
+// parseDSN builds the dialector of dsn, surrounding whitespace ignored; it
+// does not connect. The dialect is the one detectDriver names, or the one
+// driver (a --driver value) names when not "". It fails with exitBadDSN,
+// and a message holding no part of the DSN, when driver is unknown, when
+// the DSN has no accepted form or the form of a database other than
+// driver's, when it does not parse for its dialect, and for a mysql://
+// URL or a PostgreSQL DSN that looks mistyped (see pgMistyped).
 func parseDSN(dsn, driver string, connectTimeout time.Duration) (*target, error) {
-	d := detectDriver(dsn)
+	dsn = strings.TrimSpace(dsn)
+	detected := detectDriver(dsn)
+	d := detected
 	if driver != "" {
 		var ok bool
 		if d, ok = driverFlag(driver); !ok {
 			return nil, fail(exitBadDSN, "--driver %q: want postgres, mysql or sqlite", driver)
 		}
+		if detected != "" && detected != d {
+			return nil, fail(exitBadDSN, "bad DSN: --driver %s, but the DSN has the %s form (see sessionctl --help)", d, detected)
+		}
+	}
+	if m := urlScheme.FindStringSubmatch(dsn); m != nil {
+		dsn = strings.ToLower(m[1]) + dsn[len(m[1]):]
 	}
 	switch d {
 	case repository.Postgres:
 		cfg, err := pgx.ParseConfig(dsn)
-		if err != nil {
-			// pgx redacts the password in its message.
-			return nil, fail(exitBadDSN, "bad DSN: postgres: %v", err)
+		if err != nil || pgMistyped(cfg) {
+			return nil, fail(exitBadDSN, badPostgres)
 		}
 		if cfg.ConnectTimeout == 0 {
 			cfg.ConnectTimeout = connectTimeout
@@ -105,8 +153,8 @@ func parseDSN(dsn, driver string, connectTimeout time.Duration) (*target, error)
 			return nil, fail(exitBadDSN, "bad DSN: mysql: write it as user:pass@tcp(host:3306)/db, without mysql://")
 		}
 		cfg, err := mysqldriver.ParseDSN(dsn)
-		if err != nil {
-			return nil, fail(exitBadDSN, "bad DSN: mysql: %v", err)
+		if err != nil || !slices.Contains([]string{"tcp", "tcp6", "unix"}, cfg.Net) {
+			return nil, fail(exitBadDSN, badMySQL)
 		}
 		if cfg.Timeout == 0 {
 			cfg.Timeout = connectTimeout
@@ -117,13 +165,10 @@ func parseDSN(dsn, driver string, connectTimeout time.Duration) (*target, error)
 			where:    fmt.Sprintf("mysql %s/%s", cfg.Addr, cfg.DBName),
 			password: cfg.Passwd,
 		}, nil
-	default:
-		path := strings.TrimPrefix(dsn, "file:")
-		if i := strings.IndexByte(path, '?'); i >= 0 {
-			path = path[:i]
-		}
-		if path == "" {
-			return nil, fail(exitBadDSN, "bad DSN: sqlite: no file name")
+	case repository.SQLite:
+		path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+		if detected != repository.SQLite || path == "" {
+			return nil, fail(exitBadDSN, badSQLite)
 		}
 		full := dsn
 		if !strings.Contains(dsn, "?") {
@@ -135,6 +180,30 @@ func parseDSN(dsn, driver string, connectTimeout time.Duration) (*target, error)
 		}
 		return t, nil
 	}
+	return nil, fail(exitBadDSN, badDSN)
+}
+
+// pgMistyped reports whether a parsed PostgreSQL DSN looks mistyped rather
+// than meant: a host, user or database name holding '=' or ';' (a missing
+// space, or an ADO-style Key=Value;... string), or a run-time parameter
+// whose name is not a lower-case identifier or whose value holds ';'. Such
+// a DSN can have put its password where messages show it.
+func pgMistyped(cfg *pgx.ConnConfig) bool {
+	names := []string{cfg.Host, cfg.User, cfg.Database}
+	for _, f := range cfg.Fallbacks {
+		names = append(names, f.Host)
+	}
+	for _, n := range names {
+		if strings.ContainsAny(n, "=;") {
+			return true
+		}
+	}
+	for k, v := range cfg.RuntimeParams {
+		if !pgParam.MatchString(k) || strings.Contains(v, ";") {
+			return true
+		}
+	}
+	return false
 }
 
 // connect opens and pings the database. create allows a missing SQLite
