@@ -12,6 +12,7 @@ import (
 
 	"github.com/gormsession/gormsession/codec"
 	"github.com/gormsession/gormsession/hooks"
+	"github.com/gormsession/gormsession/internal/redact"
 	"github.com/gormsession/gormsession/internal/token"
 	"github.com/gormsession/gormsession/model"
 	"github.com/gormsession/gormsession/repository"
@@ -230,9 +231,9 @@ func (c *Container[T]) touch(ctx context.Context, s *Session[T], now int64) {
 	_, err := c.repo.Touch(ctx, s.id, now, exp, now)
 	if err != nil {
 		c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "gormsession: idle refresh failed",
-			slog.String("table", c.cfg.table), slog.String("error", redact(err.Error())))
+			slog.String("table", c.cfg.table), slog.String("error", redact.Secrets(err.Error())))
 	} else {
-		s.updatedAt, s.expiresAt = now, exp
+		s.updatedAt, s.expiresAt, s.refreshed = now, exp, true
 	}
 	c.cfg.observe(ctx, start, Event{Op: OpTouch, Err: err})
 }
@@ -260,11 +261,27 @@ func (c *Container[T]) stamp(s *Session[T], now int64) {
 // away or has expired, Save returns ErrNotFound and never re-creates it.
 // Saving counts as activity for the idle timeout but never extends the
 // absolute deadline. An encoded payload over WithMaxPayloadSize, or a
-// subject over 255 bytes, fails with ErrTooLarge before any SQL runs.
+// subject over 255 bytes, fails with ErrTooLarge before any SQL runs; a
+// subject that is not valid UTF-8 or holds a NUL byte, with
+// ErrInvalidSubject.
+//
+// Save never stores a stored session's new subject under its current
+// token: once the subject changed (a login, a switch of user) or a Renew
+// of s failed, Save returns ErrRenewRequired and writes nothing, and only
+// a successful Renew stores s. That way a token planted or seen before a
+// login is never signed in, not even when the login's Renew fails.
 func (c *Container[T]) Save(ctx context.Context, s *Session[T]) error {
 	start := c.cfg.clockStart()
 	wasNew := s != nil && s.isNew
-	err := c.save(ctx, "save", s)
+	var err error
+	switch {
+	case s != nil && !s.isNew && !s.destroyed && s.renewFailed:
+		err = fmt.Errorf("session: save: a renew of this session failed: %w", ErrRenewRequired)
+	case s != nil && !s.isNew && !s.destroyed && s.subject != s.storedSubject:
+		err = fmt.Errorf("session: save: the subject changed: %w", ErrRenewRequired)
+	default:
+		err = c.save(ctx, "save", s)
+	}
 	c.cfg.observe(ctx, start, Event{Op: OpSave, Err: err, New: wasNew})
 	return err
 }
@@ -331,6 +348,9 @@ func (c *Container[T]) encode(op string, s *Session[T], id string) (plain, store
 	if len(s.subject) > model.SubjectMaxLength {
 		return nil, nil, fmt.Errorf("session: %s: subject longer than %d bytes: %w", op, model.SubjectMaxLength, ErrTooLarge)
 	}
+	if err := checkSubject(s.subject, true); err != nil {
+		return nil, nil, fmt.Errorf("session: %s: %w", op, err)
+	}
 	plain, err = c.inner.Encode(&s.Data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("session: %s: %w", op, err)
@@ -350,31 +370,6 @@ func (c *Container[T]) encode(op string, s *Session[T], id string) (plain, store
 func (c *Container[T]) row(s *Session[T], id string, stored []byte) model.SessionRow {
 	return model.SessionRow{ID: id, Subject: s.subject, Payload: stored, Version: s.version,
 		CreatedAt: s.createdAt, UpdatedAt: s.updatedAt, Deadline: s.deadline, ExpiresAt: s.expiresAt}
-}
-
-// Changed reports whether s differs from what is stored: its Data encodes
-// differently from when it was loaded or last saved, or its subject
-// changed. A new session counts as changed only if its Data is not T's zero
-// value or it has a subject. Middleware uses it to save only what changed.
-func (c *Container[T]) Changed(s *Session[T]) (bool, error) {
-	if s == nil || s.destroyed {
-		return false, nil
-	}
-	if s.subject != s.storedSubject {
-		return true, nil
-	}
-	plain, err := c.inner.Encode(&s.Data)
-	if err != nil {
-		return false, fmt.Errorf("session: changed: %w", err)
-	}
-	base := s.plain
-	if s.isNew && base == nil {
-		var zero T
-		if base, err = c.inner.Encode(&zero); err != nil {
-			return false, fmt.Errorf("session: changed: %w", err)
-		}
-	}
-	return string(plain) != string(base), nil
 }
 
 // Update loads the session for token, calls fn with its Data, and saves
@@ -474,11 +469,15 @@ func (c *Container[T]) updateLocked(ctx context.Context, tok string, fn func(*T)
 // attacker planted or saw before login is worthless after it (session
 // fixation). The absolute deadline is kept. A new session is inserted under
 // the new token. Like Save it fails with ErrConflict if s is stale and with
-// ErrNotFound if the session was destroyed or has expired; then s keeps
-// its old token.
+// ErrNotFound if the session was destroyed or has expired. When Renew
+// fails, s keeps its old token and Save refuses it (ErrRenewRequired): end
+// the session with Destroy, or try Renew again.
 func (c *Container[T]) Renew(ctx context.Context, s *Session[T]) error {
 	start := c.cfg.clockStart()
 	err := c.renew(ctx, s)
+	if s != nil {
+		s.renewFailed = err != nil
+	}
 	c.cfg.observe(ctx, start, Event{Op: OpRenew, Err: err})
 	return err
 }
@@ -543,14 +542,14 @@ func (c *Container[T]) Destroy(ctx context.Context, s *Session[T]) error {
 
 // DestroySubject deletes every stored session whose subject is subject,
 // live or expired, and reports how many it deleted: "log out everywhere".
-// Sessions of other subjects and anonymous ones are untouched. An empty
-// subject is ErrEmptySubject.
+// Sessions of other subjects and anonymous ones are untouched. An empty or
+// invalid subject (see Session.SetSubject) is ErrInvalidSubject.
 func (c *Container[T]) DestroySubject(ctx context.Context, subject string) (int64, error) {
 	start := c.cfg.clockStart()
 	var n int64
 	var err error
-	if subject == "" {
-		err = fmt.Errorf("session: destroy subject: %w", ErrEmptySubject)
+	if err = checkSubject(subject, false); err != nil {
+		err = fmt.Errorf("session: destroy subject: %w", err)
 	} else if n, err = c.repo.DeleteSubject(ctx, subject); err != nil {
 		err = dbErr(ctx, "destroy subject", err)
 	}
@@ -559,14 +558,14 @@ func (c *Container[T]) DestroySubject(ctx context.Context, subject string) (int6
 }
 
 // DestroyOthers deletes every stored session of keep's subject except keep
-// itself: "log out everywhere else". It fails with ErrEmptySubject when
+// itself: "log out everywhere else". It fails with ErrInvalidSubject when
 // keep has no stored subject.
 func (c *Container[T]) DestroyOthers(ctx context.Context, keep *Session[T]) (int64, error) {
 	start := c.cfg.clockStart()
 	var n int64
 	var err error
 	if keep == nil || keep.storedSubject == "" || keep.isNew {
-		err = fmt.Errorf("session: destroy others: %w", ErrEmptySubject)
+		err = fmt.Errorf("session: destroy others: %w", ErrInvalidSubject)
 	} else if n, err = c.repo.DeleteSubjectExcept(ctx, keep.storedSubject, keep.id); err != nil {
 		err = dbErr(ctx, "destroy others", err)
 	}
@@ -575,11 +574,11 @@ func (c *Container[T]) DestroyOthers(ctx context.Context, keep *Session[T]) (int
 }
 
 // List returns the live sessions of subject, oldest first, without their
-// payloads: for a "your active sessions" page. An empty subject is
-// ErrEmptySubject.
+// payloads: for a "your active sessions" page. An empty or invalid subject
+// is ErrInvalidSubject.
 func (c *Container[T]) List(ctx context.Context, subject string) ([]Info, error) {
-	if subject == "" {
-		return nil, fmt.Errorf("session: list: %w", ErrEmptySubject)
+	if err := checkSubject(subject, false); err != nil {
+		return nil, fmt.Errorf("session: list: %w", err)
 	}
 	rows, err := c.repo.ListSubject(ctx, subject, c.cfg.nowMs())
 	if err != nil {
@@ -595,10 +594,11 @@ func (c *Container[T]) List(ctx context.Context, subject string) ([]Info, error)
 
 // DestroyHandle deletes the session of subject whose Handle is handle and
 // reports whether there was one. Requiring the subject means a user can
-// only end their own sessions. An empty subject is ErrEmptySubject.
+// only end their own sessions. An empty or invalid subject is
+// ErrInvalidSubject.
 func (c *Container[T]) DestroyHandle(ctx context.Context, subject, handle string) (bool, error) {
-	if subject == "" {
-		return false, fmt.Errorf("session: destroy handle: %w", ErrEmptySubject)
+	if err := checkSubject(subject, false); err != nil {
+		return false, fmt.Errorf("session: destroy handle: %w", err)
 	}
 	rows, err := c.repo.ListSubject(ctx, subject, c.cfg.nowMs())
 	if err != nil {

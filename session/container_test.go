@@ -418,7 +418,7 @@ func TestDestroySubjectAndOthers(t *testing.T) {
 			bySubject[subj] = append(bySubject[subj], s)
 		}
 		_, err := e.c.DestroySubject(ctx, "")
-		require.ErrorIs(t, err, session.ErrEmptySubject)
+		require.ErrorIs(t, err, session.ErrInvalidSubject)
 
 		list, err := e.c.List(ctx, "user:2")
 		require.NoError(t, err)
@@ -579,10 +579,12 @@ func TestPayloadLimitsBeforeSQL(t *testing.T) {
 		require.NotContains(t, err.Error(), "xxxx")
 		s.Data.Items = nil
 		s.SetSubject(strings.Repeat("u", model.SubjectMaxLength+1))
-		require.ErrorIs(t, e.c.Save(ctx, s), session.ErrTooLarge)
 		require.ErrorIs(t, e.c.Renew(ctx, s), session.ErrTooLarge)
 		n, _ := e.c.Open(ctx, "")
 		n.Data.Items = []string{strings.Repeat("y", 200)}
+		require.ErrorIs(t, e.c.Save(ctx, n), session.ErrTooLarge)
+		n.Data.Items = nil
+		n.SetSubject(strings.Repeat("u", model.SubjectMaxLength+1))
 		require.ErrorIs(t, e.c.Save(ctx, n), session.ErrTooLarge)
 		require.Zero(t, statements.Load(), "no SQL may run for an oversized payload")
 		require.EqualValues(t, 1, e.count(t))

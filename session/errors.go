@@ -3,7 +3,11 @@ package session
 import (
 	"context"
 	"errors"
-	"regexp"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gormsession/gormsession/internal/redact"
 )
 
 // Errors returned by the Container. Each is wrapped with the operation
@@ -30,10 +34,34 @@ var (
 	// starts a fresh session. The row is left as it is.
 	ErrCorrupt = errors.New("session: stored payload cannot be decoded")
 
-	// ErrEmptySubject: DestroySubject, DestroyOthers or List was given "",
-	// which would match every anonymous session.
-	ErrEmptySubject = errors.New("session: empty subject")
+	// ErrInvalidSubject: a subject that is not valid UTF-8 or holds a NUL
+	// byte (Save, Renew, and the lookups by subject), or an empty subject
+	// given to DestroySubject, DestroyOthers, List or DestroyHandle, where it
+	// would match every anonymous session. Nothing reached the database.
+	ErrInvalidSubject = errors.New("session: invalid subject")
+
+	// ErrRenewRequired: Save refused a stored session whose subject changed,
+	// or whose Renew failed, because it would store the change under a
+	// token that existed before it (session fixation). Store it with Renew,
+	// or end it with Destroy. Nothing was written.
+	ErrRenewRequired = errors.New("session: renew required")
 )
+
+// checkSubject validates a subject before it reaches SQL: PostgreSQL
+// refuses NUL bytes and invalid UTF-8 (with a message that quotes the
+// bytes), MySQL refuses invalid UTF-8, and SQLite stores either; one rule
+// keeps the three alike. An empty subject is valid only where allowEmpty.
+func checkSubject(subject string, allowEmpty bool) error {
+	switch {
+	case subject == "" && !allowEmpty:
+		return fmt.Errorf("empty: %w", ErrInvalidSubject)
+	case !utf8.ValidString(subject):
+		return fmt.Errorf("not valid UTF-8: %w", ErrInvalidSubject)
+	case strings.IndexByte(subject, 0) >= 0:
+		return fmt.Errorf("holds a NUL byte: %w", ErrInvalidSubject)
+	}
+	return nil
+}
 
 // dbError wraps a failure reported by the database. Its message names the
 // operation and the database's message with anything shaped like a token or
@@ -46,7 +74,7 @@ type dbError struct {
 }
 
 func (e *dbError) Error() string {
-	return "session: " + e.op + ": " + redact(e.err.Error())
+	return "session: " + e.op + ": " + redact.Secrets(e.err.Error())
 }
 
 func (e *dbError) Unwrap() []error {
@@ -58,12 +86,4 @@ func (e *dbError) Unwrap() []error {
 
 func dbErr(ctx context.Context, op string, err error) error {
 	return &dbError{op: op, err: err, ctx: ctx.Err()}
-}
-
-// Stored ids are 64 hex digits; tokens are 43 base64url characters. Drivers
-// quote key values in some messages (MySQL's duplicate-entry error, for one).
-var secretShaped = regexp.MustCompile(`[0-9a-fA-F]{64}|[A-Za-z0-9_-]{43}`)
-
-func redact(msg string) string {
-	return secretShaped.ReplaceAllString(msg, "[redacted]")
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/gormsession/gormsession/internal/redact"
 	"gorm.io/gorm/logger"
 )
 
@@ -31,7 +33,7 @@ func (l quietLogger) Trace(ctx context.Context, begin time.Time, fc func() (stri
 // still unwraps to err (GORM's logger checks for ErrRecordNotFound).
 type redactedError struct{ err error }
 
-func (e *redactedError) Error() string { return redact(e.err.Error()) }
+func (e *redactedError) Error() string { return redact.Secrets(e.err.Error()) }
 func (e *redactedError) Unwrap() error { return e.err }
 
 // ParamsFilter implements gorm.ParamsFilter.

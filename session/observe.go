@@ -78,7 +78,7 @@ func ErrorKind(err error) string {
 		return "canceled"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
-	case errors.Is(err, ErrEmptySubject), errors.Is(err, ErrInvalidOption):
+	case errors.Is(err, ErrInvalidSubject), errors.Is(err, ErrRenewRequired), errors.Is(err, ErrInvalidOption):
 		return "invalid"
 	default:
 		return "database"

@@ -25,6 +25,10 @@ type Session[T any] struct {
 	version   int64 // version loaded or last saved; 0 when new
 	isNew     bool
 	destroyed bool
+	// refreshed: loading it moved the stored idle deadline.
+	refreshed bool
+	// renewFailed: a Renew of it failed, so only a Renew may store it now.
+	renewFailed bool
 	// plain is the inner (unsealed) encoding of Data as loaded or last
 	// saved, and storedSubject the subject then; Changed compares with both.
 	plain         []byte
@@ -44,9 +48,13 @@ func (s *Session[T]) IsNew() bool { return s.isNew }
 func (s *Session[T]) Subject() string { return s.subject }
 
 // SetSubject sets the owner key, for example "user:42", that
-// Container.DestroySubject and Container.List look sessions up by. It is
-// stored on the next Save or Renew; at most 255 bytes, or Save fails with
-// ErrTooLarge. "" makes the session anonymous again.
+// Container.DestroySubject and Container.List look sessions up by: at most
+// 255 bytes of valid UTF-8 without NUL, or Save fails with ErrTooLarge or
+// ErrInvalidSubject. "" makes the session anonymous again. A new session
+// stores it on Save; a stored session's subject changes only through
+// Renew, which moves the session to a new token (Save returns
+// ErrRenewRequired), so a token that existed before a login never carries
+// the user who logged in.
 func (s *Session[T]) SetSubject(subject string) { s.subject = subject }
 
 // CreatedAt returns when the session was first stored (for a new session,

@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"regexp"
 	"sync"
-	"time"
 
+	"github.com/gormsession/gormsession/internal/redact"
+	"github.com/gormsession/gormsession/internal/sessionstate"
 	"github.com/gormsession/gormsession/session"
 )
 
@@ -82,12 +82,19 @@ func (m *Manager[T]) CookieName() string { return m.name }
 // The session is saved, if it changed, just before the response starts:
 // at the first WriteHeader, Write, Flush, ReadFrom or Hijack of the wrapped
 // ResponseWriter, or when next returns having written nothing. "Changed"
-// compares the encoded payload and the subject with what was loaded (see
-// session.Container.Changed), so there is no flag to remember, and an
-// anonymous visitor whose session stays untouched gets no row and no
-// cookie. The cookie is set at the same moment, so it always precedes the
-// first body byte: when the session was saved or renewed, when its token
-// differs from the cookie's, or when its expiry moved. A cookie whose token
+// compares the payload and the subject with what was loaded (equal
+// encodings, or for codecs that are not deterministic equal decoded
+// values), so there is no flag to remember; a request that never called
+// Session costs no comparison, and an anonymous visitor whose session stays
+// untouched gets no row and no cookie. A stored session whose subject
+// changed is renewed, not saved (a login that forgot Renew still moves to a
+// new token). After a Renew that failed, nothing of the request's session
+// is stored and no cookie is sent, whatever the handler does next: it was
+// told by Renew's error and answers as it sees fit (end the session with
+// Destroy, which lifts this). The cookie is set at the same
+// moment, so it always precedes the first body byte: when the session was
+// saved or renewed, when its token differs from the cookie's, or when
+// opening it refreshed its idle deadline (its Max-Age then follows). A cookie whose token
 // names no live session is left alone rather than expired: it is harmless
 // (the next request treats it as unknown and the next save replaces it),
 // and expiring it could delete the fresh cookie that a concurrent sign-in
@@ -139,7 +146,6 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 			s:        s,
 			incoming: incoming,
 			subject:  s.Subject(),
-			expires:  s.ExpiresAt(),
 			header:   w.Header().Clone(),
 		}
 		r = r.WithContext(context.WithValue(r.Context(), m, st))
@@ -189,7 +195,9 @@ func (m *Manager[T]) Renew(r *http.Request) error {
 	if st.committed {
 		return fmt.Errorf("sessionhttp: renew: %w", ErrResponseStarted)
 	}
-	return st.write("renew", m.c.Renew)
+	err := st.write("renew", m.c.Renew)
+	st.renewFailed = err != nil
+	return err
 }
 
 // Destroy deletes the request's session from the store right away (call it
@@ -218,7 +226,7 @@ func (m *Manager[T]) Destroy(r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("sessionhttp: destroy: %w", err)
 	}
-	st.s, st.subject, st.destroyed = fresh, "", true
+	st.s, st.subject, st.destroyed, st.renewFailed = fresh, "", true, false
 	return nil
 }
 
@@ -235,7 +243,7 @@ func (m *Manager[T]) cookie(s *session.Session[T]) *http.Cookie {
 	c := m.blank()
 	c.Value = s.Token()
 	if m.cfg.persist {
-		c.MaxAge = max(1, int(math.Ceil(time.Until(s.ExpiresAt()).Seconds())))
+		c.MaxAge = max(1, int(math.Ceil(sessionstate.TTL(m.c, s).Seconds())))
 	}
 	return c
 }
@@ -258,15 +266,10 @@ func (m *Manager[T]) blank() *http.Cookie {
 	}
 }
 
-// secretShaped matches what could be a token (43 base64url characters) or
-// a stored id (64 hex digits); the default error handler masks such runs
-// in its log line, as a second line of defence.
-var secretShaped = regexp.MustCompile(`[0-9a-fA-F]{64}|[A-Za-z0-9_-]{43}`)
-
 func (m *Manager[T]) defaultError(w http.ResponseWriter, r *http.Request, err error) {
 	m.cfg.logger.LogAttrs(r.Context(), slog.LevelError, "gormsession: http session error",
 		slog.String("method", r.Method),
-		slog.String("error", secretShaped.ReplaceAllString(err.Error(), "[redacted]")))
+		slog.String("error", redact.Secrets(err.Error())))
 	if errors.Is(err, ErrResponseStarted) {
 		return
 	}
@@ -289,18 +292,19 @@ type state[T any] struct {
 	// incoming is the cookie's token ("" if none); client is the token the
 	// client holds once the response has started.
 	incoming, client string
-	// subject is the subject as loaded or last stored; expires the expiry
-	// the session had when opened.
+	// subject is the subject as loaded or last stored.
 	subject string
-	expires time.Time
 	// header is a copy of the response header before next ran, restored
 	// when the error handler takes over.
 	header    http.Header
 	accessed  bool // the handler used the session
 	saved     bool // the session was written during this request
 	destroyed bool // Destroy ran during this request
-	committed bool // the response has started
-	failed    bool // the error handler answered instead of the handler
+	// renewFailed: a Renew failed during this request, so the session may
+	// no longer be stored under any token the client could hold.
+	renewFailed bool
+	committed   bool // the response has started
+	failed      bool // the error handler answered instead of the handler
 }
 
 // begin commits the session before the response starts, once: it saves a
@@ -339,18 +343,18 @@ func (st *state[T]) begin(w http.ResponseWriter) bool {
 // caching headers on h. Called with mu held.
 func (st *state[T]) prepare(h http.Header) error {
 	m, s := st.m, st.s
-	changed, err := m.c.Changed(s)
+	changed, err := st.changed()
 	if err != nil {
-		return fmt.Errorf("sessionhttp: save: %w", err)
+		return err
 	}
-	if changed {
-		if err := st.save(); err != nil {
+	if changed && !st.renewFailed {
+		if err := st.store(); err != nil {
 			return err
 		}
 	}
 	var ck *http.Cookie
 	switch {
-	case !s.IsNew() && (st.saved || s.Token() != st.incoming || !s.ExpiresAt().Equal(st.expires)):
+	case !s.IsNew() && (st.saved || s.Token() != st.incoming || sessionstate.Refreshed(s)):
 		ck = m.cookie(s)
 	case s.IsNew() && st.destroyed && st.incoming != "":
 		ck = m.expired()
@@ -365,6 +369,30 @@ func (st *state[T]) prepare(h http.Header) error {
 		addVary(h)
 	}
 	return nil
+}
+
+// changed reports whether the handler changed the session; a session the
+// handler never asked for costs nothing. Called with mu held.
+func (st *state[T]) changed() (bool, error) {
+	if !st.accessed {
+		return false, nil
+	}
+	changed, err := sessionstate.Changed(st.m.c, st.s)
+	if err != nil {
+		return false, fmt.Errorf("sessionhttp: save: %w", err)
+	}
+	return changed, nil
+}
+
+// store writes a changed session before the response starts. A stored
+// session whose subject changed is renewed rather than saved, so a login
+// that forgot to call Renew still never signs in the token the client
+// came with. Called with mu held.
+func (st *state[T]) store() error {
+	if !st.s.IsNew() && st.s.Subject() != st.subject {
+		return st.write("renew", st.m.c.Renew)
+	}
+	return st.save()
 }
 
 // save stores the session under the conflict policy. Called with mu held.
@@ -427,11 +455,10 @@ func (st *state[T]) finish(w http.ResponseWriter) {
 	var err error
 	if !st.failed {
 		var changed bool
-		changed, err = st.m.c.Changed(st.s)
+		changed, err = st.changed()
 		switch {
 		case err != nil:
-			err = fmt.Errorf("sessionhttp: save: %w", err)
-		case !changed:
+		case !changed, st.renewFailed:
 		case !st.s.IsNew() && st.s.Token() == st.client:
 			err = st.save()
 		default:

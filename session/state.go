@@ -1,0 +1,66 @@
+package session
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/gormsession/gormsession/internal/sessionstate"
+)
+
+func init() {
+	sessionstate.Changed = func(c, s any) (bool, error) { return c.(containerState).changedAny(s) }
+	sessionstate.TTL = func(c, s any) time.Duration { return c.(containerState).ttlAny(s) }
+	sessionstate.Refreshed = func(s any) bool { return s.(interface{ refreshedAny() bool }).refreshedAny() }
+}
+
+// containerState is what package sessionstate asks a Container[T] about
+// one of its sessions.
+type containerState interface {
+	changedAny(s any) (bool, error)
+	ttlAny(s any) time.Duration
+}
+
+func (c *Container[T]) changedAny(s any) (bool, error) { return c.changed(s.(*Session[T])) }
+
+func (c *Container[T]) ttlAny(s any) time.Duration {
+	return time.Duration(s.(*Session[T]).expiresAt-c.cfg.nowMs()) * time.Millisecond
+}
+
+func (s *Session[T]) refreshedAny() bool { return s != nil && s.refreshed }
+
+// changed reports whether s differs from what is stored: its subject
+// changed, or its Data is not the value it was loaded or last saved with. A
+// new session counts as changed only if its Data is not T's zero value or it
+// has a subject. Equal encodings mean equal values; different encodings are
+// decoded and compared, because a codec need not be deterministic (gob
+// writes maps in random order), so an untouched session never counts as
+// changed.
+func (c *Container[T]) changed(s *Session[T]) (bool, error) {
+	if s == nil || s.destroyed {
+		return false, nil
+	}
+	if s.subject != s.storedSubject {
+		return true, nil
+	}
+	plain, err := c.inner.Encode(&s.Data)
+	if err != nil {
+		return false, fmt.Errorf("session: changed: %w", err)
+	}
+	base := s.plain
+	if s.isNew && base == nil {
+		var zero T
+		if base, err = c.inner.Encode(&zero); err != nil {
+			return false, fmt.Errorf("session: changed: %w", err)
+		}
+	}
+	if bytes.Equal(plain, base) {
+		return false, nil
+	}
+	var was T
+	if err := c.inner.Decode(base, &was); err != nil {
+		return true, nil
+	}
+	return !reflect.DeepEqual(&was, &s.Data), nil
+}
