@@ -19,6 +19,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -87,6 +88,7 @@ type entry struct {
 	mu                                         sync.Mutex // guards cfg.Rand and cfg
 	cfg                                        Table
 	rng                                        *rand.Rand
+	refs                                       int // registrations; guarded by Plugin.mu
 	running                                    atomic.Bool
 	rolls, started, skipped, failures, deleted atomic.Int64
 }
@@ -139,8 +141,12 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	return err
 }
 
-// Register adds or replaces the settings of one table. A table registered
-// again keeps its counters and its at-most-one-run guard.
+// Register adds one table. The first registration of a table on a
+// database decides its random cleanup; registering it again (a second
+// container on the same table) with the same Frequency and Timeout is
+// accepted and changes nothing, and with a different Frequency or Timeout
+// fails with ErrConflictingRegistration rather than silently changing what
+// the first registration asked for.
 func (p *Plugin) Register(t Table) error {
 	if t.Name == "" || t.Cleanup == nil {
 		return errors.New("hooks: register: table name and cleanup are required")
@@ -157,16 +163,39 @@ func (p *Plugin) Register(t Table) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	e := p.tables[t.Name]
-	if e == nil {
-		e = &entry{}
-		p.tables[t.Name] = e
+	if e := p.tables[t.Name]; e != nil {
+		e.mu.Lock()
+		cfg := e.cfg
+		e.mu.Unlock()
+		if cfg.Frequency != t.Frequency || cfg.Timeout != t.Timeout {
+			return fmt.Errorf("%w: table %q runs its random cleanup with frequency %d and timeout %s; this registration asks for frequency %d and timeout %s",
+				ErrConflictingRegistration, t.Name, cfg.Frequency, cfg.Timeout, t.Frequency, t.Timeout)
+		}
+		e.refs++
+		return nil
 	}
-	e.mu.Lock()
-	e.cfg, e.rng = t, rand.New(src)
-	e.mu.Unlock()
+	p.tables[t.Name] = &entry{cfg: t, rng: rand.New(src), refs: 1}
 	return nil
 }
+
+// Unregister undoes one Register of table: once every registration is
+// undone, queries of the table roll no more dice and its counters are
+// dropped. A cleanup already running is not interrupted (see Wait).
+// Unregistering a table that is not registered does nothing.
+func (p *Plugin) Unregister(table string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e := p.tables[table]; e != nil {
+		if e.refs--; e.refs <= 0 {
+			delete(p.tables, table)
+		}
+	}
+}
+
+// ErrConflictingRegistration is returned by Register for a table already
+// registered on the same database with another cleanup frequency or
+// timeout.
+var ErrConflictingRegistration = errors.New("hooks: table already registered with other cleanup settings")
 
 // Stats returns the counters of table; zero for a table never registered.
 func (p *Plugin) Stats(table string) Stats {

@@ -104,6 +104,7 @@ func TestFailingCleanupNeverFailsTheQuery(t *testing.T) {
 		c, table := container(t, db, 1)
 		p := hooks.Of(db)
 		var calls atomic.Int64
+		p.Unregister(table)
 		require.NoError(t, p.Register(hooks.Table{Name: table, Frequency: 1,
 			Cleanup: func(context.Context, *gorm.DB) (int64, error) {
 				if calls.Add(1)%2 == 0 {
@@ -152,6 +153,7 @@ func TestNeverRunsInsideTheCallersTransaction(t *testing.T) {
 						ran.Store(true)
 						return c.WithTx(root).Cleanup(ctx)
 					}
+					p.Unregister(table)
 					require.NoError(t, p.Register(hooks.Table{Name: table, Frequency: 1, Cleanup: real}))
 
 					tx := db.Begin()
@@ -181,6 +183,7 @@ func TestAtMostOneRunPerTable(t *testing.T) {
 	p := hooks.Of(db)
 	release := make(chan struct{})
 	var running, most atomic.Int64
+	p.Unregister(table)
 	require.NoError(t, p.Register(hooks.Table{Name: table, Frequency: 1,
 		Cleanup: func(context.Context, *gorm.DB) (int64, error) {
 			n := running.Add(1)
@@ -206,6 +209,7 @@ func TestReactsOnlyToItsOwnTableAndSuccessfulQueries(t *testing.T) {
 	_, table := container(t, db, 1)
 	p := hooks.Of(db)
 	var calls atomic.Int64
+	p.Unregister(table)
 	require.NoError(t, p.Register(hooks.Table{Name: table, Frequency: 1,
 		Cleanup: func(context.Context, *gorm.DB) (int64, error) { calls.Add(1); return 0, nil }}))
 
@@ -240,4 +244,36 @@ func TestInstallIsIdempotent(t *testing.T) {
 	var nilPlugin *hooks.Plugin
 	nilPlugin.Wait()
 	require.Equal(t, hooks.Stats{}, nilPlugin.Stats("x"))
+}
+
+// TestSecondContainerCannotChangeTheFirstsCleanup: a second container on
+// the same table and database with other cleanup settings is refused by
+// New, and the first container's settings stay in force; one with the same
+// settings shares the table's cleanup.
+func TestSecondContainerCannotChangeTheFirstsCleanup(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		a, table := container(t, db, 0)
+		_, err := session.New[payload](db, session.WithTable(table), session.WithCleanupFrequency(1))
+		require.ErrorIs(t, err, hooks.ErrConflictingRegistration)
+		require.Contains(t, err.Error(), "frequency 0")
+		_, err = session.New[payload](db, session.WithTable(table), session.WithCleanupFrequency(0),
+			session.WithCleanupTimeout(3*time.Second))
+		require.ErrorIs(t, err, hooks.ErrConflictingRegistration)
+
+		b, err := session.New[payload](db, session.WithTable(table), session.WithCleanupFrequency(0))
+		require.NoError(t, err)
+		openUnknown(t, a, 200)
+		openUnknown(t, b, 200)
+		require.Equal(t, hooks.Stats{}, hooks.Of(db).Stats(table), "frequency 0 must stay 0")
+
+		// The reverse: a table whose first container cleans on every query
+		// keeps doing so after a refused frequency-0 container.
+		c, other := container(t, db, 1)
+		_, err = session.New[payload](db, session.WithTable(other), session.WithCleanupFrequency(0))
+		require.ErrorIs(t, err, hooks.ErrConflictingRegistration)
+		openUnknown(t, c, 10)
+		hooks.Of(db).Wait()
+		require.EqualValues(t, 10, hooks.Of(db).Stats(other).Rolls)
+	})
 }

@@ -81,8 +81,28 @@ func (r *Repository) Migrate(ctx context.Context) error {
 				return err
 			}
 		}
+		if r.dialect == MySQL {
+			return r.exactSubjects(tx)
+		}
 		return nil
 	})
+}
+
+// exactSubjects makes a MySQL table's subject column compare bytes exactly.
+// Tables made before it was varbinary have a utf8mb4_bin column, a PAD
+// SPACE collation under which 'alice' = 'alice ', so lookups by subject
+// crossed between the two; varbinary compares every byte, as PostgreSQL
+// and SQLite do. Converting keeps the stored bytes.
+func (r *Repository) exactSubjects(tx *gorm.DB) error {
+	var typ string
+	// A new statement: this query is not one of the table's, and must not
+	// roll the random cleanup's dice.
+	err := tx.Session(&gorm.Session{NewDB: true}).Raw("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'subject'",
+		r.table).Scan(&typ).Error
+	if err != nil || strings.EqualFold(typ, "varbinary") {
+		return err
+	}
+	return tx.Exec("ALTER TABLE " + r.dialect.quote(r.table) + " MODIFY subject varbinary(255) NOT NULL DEFAULT ''").Error
 }
 
 // ErrDuplicate is returned by Insert when a row with that id exists.

@@ -106,7 +106,7 @@ func migrateDDL(d Dialect, table string) []string {
 		return []string{
 			"CREATE TABLE IF NOT EXISTS " + t + ` (
 	id char(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-	subject varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL DEFAULT '',
+	subject varbinary(255) NOT NULL DEFAULT '',
 	payload longblob NOT NULL,
 	version bigint NOT NULL,
 	created_at bigint NOT NULL,

@@ -38,7 +38,11 @@ type Container[T any] struct {
 // hooks) on db and registers the table with it. It fails with an error
 // matching ErrInvalidOption (naming each bad option), with
 // repository.ErrUnsupportedDialect for a database other than PostgreSQL,
-// SQLite or MySQL/MariaDB, or with the database's error from the migration.
+// SQLite or MySQL/MariaDB, with hooks.ErrConflictingRegistration when a
+// container on the same table and *gorm.DB already runs the random cleanup
+// with another WithCleanupFrequency or WithCleanupTimeout (the first one's
+// settings stay in force; several containers may share a table when they
+// agree), or with the database's error from the migration.
 //
 // Pass the application's root *gorm.DB, not a transaction; use WithTx for
 // transactional work. Statements of this package are logged by db's GORM
@@ -64,13 +68,6 @@ func New[T any](db *gorm.DB, opts ...Option) (*Container[T], error) {
 	if s, ok := cfg.codec.(codec.Sealer); ok {
 		c.sealr, c.inner = s, s.Inner()
 	}
-	if cfg.autoMigrate {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := repo.Migrate(ctx); err != nil {
-			return nil, dbErr(ctx, "new: migrate", err)
-		}
-	}
 	p, err := hooks.Install(db)
 	if err != nil {
 		return nil, fmt.Errorf("session: new: install cleanup hook: %w", err)
@@ -90,6 +87,14 @@ func New[T any](db *gorm.DB, opts ...Option) (*Container[T], error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("session: new: %w", err)
+	}
+	if cfg.autoMigrate {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := repo.Migrate(ctx); err != nil {
+			p.Unregister(cfg.table)
+			return nil, dbErr(ctx, "new: migrate", err)
+		}
 	}
 	return c, nil
 }
