@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"time"
 
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -15,7 +16,8 @@ import (
 	"github.com/gormsession/gormsession/repository"
 )
 
-// The repository works on rows, so tools need no payload type.
+// The repository works on rows, so tools need no payload type. The rows
+// here are stored with GORM, as an application's sessions would be.
 func Example() {
 	dir, _ := os.MkdirTemp("", "repository-example")
 	defer os.RemoveAll(dir)
@@ -37,17 +39,20 @@ func Example() {
 	for i, expires := range []int64{100, 200, 5000} {
 		id := fmt.Sprintf("%064x", i)
 		row := model.SessionRow{ID: id, Payload: []byte("{}"), Version: 1, Deadline: expires, ExpiresAt: expires}
-		if err := repo.Insert(ctx, &row); err != nil {
+		if err := db.Table(model.TableDefault).Create(&row).Error; err != nil {
 			log.Fatal(err)
 		}
 	}
-	const now = 1000
-	_, found, _ := repo.Load(ctx, fmt.Sprintf("%064x", 0), now)
-	fmt.Println("expired row found:", found)
+	now := time.UnixMilli(1000)
+	s, err := repo.Stats(ctx, now, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("live:", s.Live, "expired:", s.Expired)
 
 	deleted, err := repo.Cleanup(ctx, now, repository.CleanupOptions{BatchSize: 1})
 	fmt.Println("deleted:", deleted, err)
 	// Output:
-	// expired row found: false
+	// live: 1 expired: 2
 	// deleted: 2 <nil>
 }

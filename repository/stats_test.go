@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"gorm.io/driver/sqlite"
@@ -17,17 +18,24 @@ import (
 	"github.com/gormsession/gormsession/repository"
 )
 
-// statsRepo returns a repository on a fresh, migrated table.
-func statsRepo(t *testing.T, db *gorm.DB) *repository.Repository {
+// statsRepo returns a repository on a fresh, migrated table, and the
+// table's name.
+func statsRepo(t *testing.T, db *gorm.DB) (*repository.Repository, string) {
 	t.Helper()
-	repo, err := repository.New(db, testdb.Table(t, db))
+	table := testdb.Table(t, db)
+	repo, err := repository.New(db, table)
 	require.NoError(t, err)
 	require.NoError(t, repo.Migrate(context.Background()))
-	return repo
+	return repo, table
 }
 
-// insertRow stores a row with the given subject, creation time and expiry.
-func statsInsert(t *testing.T, repo *repository.Repository, n int, subject string, created, expires int64) {
+// insertRow stores row in table with GORM: the repository has no Insert.
+func insertRow(db *gorm.DB, table string, row model.SessionRow) error {
+	return db.WithContext(context.Background()).Table(table).Create(&row).Error
+}
+
+// statsInsert stores a row with the given subject, creation time and expiry.
+func statsInsert(t *testing.T, db *gorm.DB, table string, n int, subject string, created, expires int64) {
 	t.Helper()
 	row := model.SessionRow{
 		ID:        fmt.Sprintf("%064x", n),
@@ -39,17 +47,17 @@ func statsInsert(t *testing.T, repo *repository.Repository, n int, subject strin
 		Deadline:  expires,
 		ExpiresAt: expires,
 	}
-	require.NoError(t, repo.Insert(context.Background(), &row))
+	require.NoError(t, insertRow(db, table, row))
 }
 
 func TestStats(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		repo := statsRepo(t, db)
+		repo, table := statsRepo(t, db)
 		const now = int64(1_800_000_000_000)
 
-		empty, err := repo.Stats(ctx, now, 5)
+		empty, err := repo.Stats(ctx, time.UnixMilli(now), 5)
 		require.NoError(t, err)
 		require.Equal(t, int64(0), empty.Total)
 		require.Equal(t, int64(0), empty.OldestCreated)
@@ -61,7 +69,7 @@ func TestStats(t *testing.T) {
 		i := 0
 		add := func(subject string, created, expires int64) {
 			i++
-			statsInsert(t, repo, i, subject, created, expires)
+			statsInsert(t, db, table, i, subject, created, expires)
 		}
 		for range 3 {
 			add("user:a", now-1000, now+1000)
@@ -77,7 +85,7 @@ func TestStats(t *testing.T) {
 		}
 		add("", now-8000, now-5000)
 
-		s, err := repo.Stats(ctx, now, 2)
+		s, err := repo.Stats(ctx, time.UnixMilli(now), 2)
 		require.NoError(t, err)
 		require.Equal(t, int64(14), s.Total)
 		require.Equal(t, int64(8), s.Live)
@@ -90,13 +98,18 @@ func TestStats(t *testing.T) {
 		require.NotEqual(t, repository.SizeUnknown, s.SizeScope)
 		require.Positive(t, s.Size)
 
-		none, err := repo.Stats(ctx, now, 0)
+		none, err := repo.Stats(ctx, time.UnixMilli(now), 0)
 		require.NoError(t, err)
 		require.Empty(t, none.TopSubjects)
 
-		expired, err := repo.CountExpired(ctx, now)
+		// A cleanup deletes exactly what Stats counted as expired.
+		deleted, err := repo.Cleanup(ctx, time.UnixMilli(now), repository.CleanupOptions{})
 		require.NoError(t, err)
-		require.Equal(t, s.Expired, expired, "Stats and CountExpired agree on what is expired")
+		require.Equal(t, s.Expired, deleted, "Stats and Cleanup agree on what is expired")
+		after, err := repo.Stats(ctx, time.UnixMilli(now), 0)
+		require.NoError(t, err)
+		require.Equal(t, s.Live, after.Total)
+		require.Zero(t, after.Expired)
 	})
 }
 
@@ -104,12 +117,12 @@ func TestStatsTopSubjectsTies(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		repo := statsRepo(t, db)
+		repo, table := statsRepo(t, db)
 		const now = int64(1_800_000_000_000)
-		statsInsert(t, repo, 1, "b", now, now+10)
-		statsInsert(t, repo, 2, "a", now, now+10)
-		statsInsert(t, repo, 3, "c", now, now+10)
-		s, err := repo.Stats(ctx, now, 10)
+		statsInsert(t, db, table, 1, "b", now, now+10)
+		statsInsert(t, db, table, 2, "a", now, now+10)
+		statsInsert(t, db, table, 3, "c", now, now+10)
+		s, err := repo.Stats(ctx, time.UnixMilli(now), 10)
 		require.NoError(t, err)
 		require.Equal(t, []repository.SubjectCount{{Subject: "a", Live: 1}, {Subject: "b", Live: 1}, {Subject: "c", Live: 1}}, s.TopSubjects)
 	})
@@ -125,7 +138,7 @@ func TestTableExists(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, ok)
 
-		_, err = repo.Stats(ctx, 0, 1)
+		_, err = repo.Stats(ctx, time.UnixMilli(0), 1)
 		require.Error(t, err, "stats of a missing table")
 
 		require.NoError(t, repo.Migrate(ctx))
@@ -135,21 +148,21 @@ func TestTableExists(t *testing.T) {
 	})
 }
 
-func TestCount(t *testing.T) {
+func TestCountSubject(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		repo := statsRepo(t, db)
+		repo, table := statsRepo(t, db)
 		const now = int64(1_800_000_000_000)
-		statsInsert(t, repo, 1, "user:1", now, now+10)
-		statsInsert(t, repo, 2, "user:1", now, now-10) // expired rows count too
-		statsInsert(t, repo, 3, "user:2", now, now+10)
-		statsInsert(t, repo, 4, "", now, now+10)
+		statsInsert(t, db, table, 1, "user:1", now, now+10)
+		statsInsert(t, db, table, 2, "user:1", now, now-10) // expired rows count too
+		statsInsert(t, db, table, 3, "user:2", now, now+10)
+		statsInsert(t, db, table, 4, "", now, now+10)
 
-		n, err := repo.Count(ctx)
+		s, err := repo.Stats(ctx, time.UnixMilli(now), 0)
 		require.NoError(t, err)
-		require.Equal(t, int64(4), n)
-		n, err = repo.CountSubject(ctx, "user:1")
+		require.Equal(t, int64(4), s.Total)
+		n, err := repo.CountSubject(ctx, "user:1")
 		require.NoError(t, err)
 		require.Equal(t, int64(2), n)
 		n, err = repo.CountSubject(ctx, "")
@@ -173,11 +186,11 @@ func ExampleRepository_Stats() {
 
 	const now = int64(1_800_000_000_000)
 	for i, subject := range []string{"user:42", "user:42", "", "user:7"} {
-		_ = repo.Insert(ctx, &model.SessionRow{ID: fmt.Sprintf("%064x", i), Subject: subject,
+		_ = insertRow(db, "sessions", model.SessionRow{ID: fmt.Sprintf("%064x", i), Subject: subject,
 			Payload: []byte("{}"), Version: 1, CreatedAt: now - int64(i)*1000,
 			UpdatedAt: now, Deadline: now + 60_000, ExpiresAt: now + 60_000 - int64(i)*30_000})
 	}
-	s, err := repo.Stats(ctx, now, 1)
+	s, err := repo.Stats(ctx, time.UnixMilli(now), 1)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -222,8 +235,8 @@ func ExampleRepository_TableExists() {
 	before, _ := repo.TableExists(ctx)
 	_ = repo.Migrate(ctx)
 	after, _ := repo.TableExists(ctx)
-	n, _ := repo.Count(ctx)
-	fmt.Println(before, after, n)
+	s, _ := repo.Stats(ctx, time.Now(), 0)
+	fmt.Println(before, after, s.Total)
 	// Output: false true 0
 }
 
@@ -235,12 +248,12 @@ func ExampleRepository_CountSubject() {
 	repo, _ := repository.New(db, "sessions")
 	_ = repo.Migrate(ctx)
 	for i, subject := range []string{"user:42", "user:42", "user:7", ""} {
-		_ = repo.Insert(ctx, &model.SessionRow{ID: fmt.Sprintf("%064x", i), Subject: subject,
+		_ = insertRow(db, "sessions", model.SessionRow{ID: fmt.Sprintf("%064x", i), Subject: subject,
 			Payload: []byte("{}"), Version: 1, ExpiresAt: 1})
 	}
 	n, _ := repo.CountSubject(ctx, "user:42")
 	deleted, _ := repo.DeleteSubject(ctx, "user:42")
-	left, _ := repo.Count(ctx)
-	fmt.Printf("%d to revoke, %d revoked, %d left\n", n, deleted, left)
+	left, _ := repo.Stats(ctx, time.UnixMilli(0), 0)
+	fmt.Printf("%d to revoke, %d revoked, %d left\n", n, deleted, left.Total)
 	// Output: 2 to revoke, 2 revoked, 2 left
 }

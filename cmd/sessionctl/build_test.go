@@ -100,7 +100,7 @@ func TestBinary(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, repo.Migrate(ctx))
 	now := time.Now().UnixMilli()
-	require.NoError(t, repo.Insert(ctx, &model.SessionRow{ID: strings.Repeat("a", 64), Subject: "user:42",
+	require.NoError(t, insertRow(db, model.TableDefault, model.SessionRow{ID: strings.Repeat("a", 64), Subject: "user:42",
 		Payload: []byte("{}"), Version: 1, CreatedAt: now, UpdatedAt: now, Deadline: now + 3600_000, ExpiresAt: now + 3600_000}))
 
 	sessionctl := func(stdin string, args ...string) (int, string, string) {

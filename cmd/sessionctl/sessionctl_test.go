@@ -80,14 +80,26 @@ func (f *fixture) add(t *testing.T, subject string, age, ttl time.Duration) {
 		CreatedAt: created, UpdatedAt: created,
 		Deadline: clock.Add(ttl).UnixMilli(), ExpiresAt: clock.Add(ttl).UnixMilli(),
 	}
-	require.NoError(t, f.repo.Insert(context.Background(), &row))
+	require.NoError(t, insertRow(f.db, f.table, row))
+}
+
+// insertRow stores row in table with GORM, as an application's sessions
+// would be: the repository has no Insert.
+func insertRow(db *gorm.DB, table string, row model.SessionRow) error {
+	return db.WithContext(context.Background()).Table(table).Create(&row).Error
+}
+
+// stats returns the repository's Stats at the clock.
+func (f *fixture) stats(t *testing.T) repository.Stats {
+	t.Helper()
+	s, err := f.repo.Stats(context.Background(), clock, 0)
+	require.NoError(t, err)
+	return s
 }
 
 func (f *fixture) count(t *testing.T) int64 {
 	t.Helper()
-	n, err := f.repo.Count(context.Background())
-	require.NoError(t, err)
-	return n
+	return f.stats(t).Total
 }
 
 // result is one in-process run of the CLI.
@@ -267,9 +279,7 @@ func TestCleanup(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("deleted 6 expired sessions from table %q in 0s\n", f.table), r.stdout)
 		require.Empty(t, r.stderr)
 		require.Equal(t, int64(3), f.count(t), "the live sessions stay")
-		expired, err := f.repo.CountExpired(context.Background(), clock.UnixMilli())
-		require.NoError(t, err)
-		require.Zero(t, expired)
+		require.Zero(t, f.stats(t).Expired)
 
 		r = f.ctl(t, "", "cleanup")
 		require.Equal(t, exitOK, r.code, r.stderr)
@@ -563,7 +573,7 @@ func TestRevokePromptInterrupted(t *testing.T) {
 	db := testdb.OpenAt(t, testdb.SQLite, path, nil)
 	repo, err := repository.New(db, model.TableDefault)
 	require.NoError(t, err)
-	require.NoError(t, repo.Insert(context.Background(), &model.SessionRow{ID: strings.Repeat("b", 64),
+	require.NoError(t, insertRow(db, model.TableDefault, model.SessionRow{ID: strings.Repeat("b", 64),
 		Payload: []byte("{}"), Version: 1, ExpiresAt: clock.Add(time.Hour).UnixMilli()}))
 
 	// Standard input that never answers: the prompt gives up when ctx ends.
@@ -580,9 +590,9 @@ func TestRevokePromptInterrupted(t *testing.T) {
 	cancel()
 	require.Equal(t, exitInterrupted, <-done)
 	require.Contains(t, prompt.String(), "sessionctl: interrupted: revoke: nothing deleted")
-	n, err := repo.Count(context.Background())
+	s, err := repo.Stats(context.Background(), clock, 0)
 	require.NoError(t, err)
-	require.Equal(t, int64(1), n, "nothing deleted")
+	require.Equal(t, int64(1), s.Total, "nothing deleted")
 }
 
 // promptWriter is a stderr that closes asked once the revoke prompt has

@@ -1,4 +1,4 @@
-package repository_test
+package store_test
 
 import (
 	"context"
@@ -9,21 +9,21 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"github.com/gormsession/gormsession/internal/store"
 	"github.com/gormsession/gormsession/internal/testdb"
 	"github.com/gormsession/gormsession/model"
-	"github.com/gormsession/gormsession/repository"
 )
 
-func newRepo(t *testing.T, db *gorm.DB) *repository.Repository {
+func newRepo(t *testing.T, db *gorm.DB) *store.Store {
 	t.Helper()
-	repo, err := repository.New(db, testdb.Table(t, db))
+	repo, err := store.New(db, testdb.Table(t, db))
 	require.NoError(t, err)
 	require.NoError(t, repo.Migrate(context.Background()))
 	require.NoError(t, repo.Migrate(context.Background()), "migrate is idempotent")
 	return repo
 }
 
-func insert(t *testing.T, repo *repository.Repository, n int, expires int64, prefix string) {
+func insert(t *testing.T, repo *store.Store, n int, expires int64, prefix string) {
 	t.Helper()
 	for i := range n {
 		row := model.SessionRow{ID: fmt.Sprintf("%s%060x", prefix, i), Payload: []byte("{}"), Version: 1,
@@ -48,7 +48,7 @@ func TestCleanupRunsInBatchesAndStopsOnAShortOne(t *testing.T) {
 			insert(t, repo, tc.expired, 500, "aaaa")
 			insert(t, repo, 7, 2000, "bbbb")
 			var batches []int64
-			n, err := repo.Cleanup(ctx, 1000, repository.CleanupOptions{BatchSize: tc.size,
+			n, err := repo.Cleanup(ctx, 1000, store.CleanupOptions{BatchSize: tc.size,
 				OnBatch: func(d int64, _ time.Duration) { batches = append(batches, d) }})
 			require.NoError(t, err)
 			require.EqualValues(t, tc.expired, n)
@@ -86,7 +86,7 @@ func TestCleanupHonoursCancellation(t *testing.T) {
 	insert(t, repo, 5, 10, "eeee")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	n, err := repo.Cleanup(ctx, 1000, repository.CleanupOptions{BatchSize: 2})
+	n, err := repo.Cleanup(ctx, 1000, store.CleanupOptions{BatchSize: 2})
 	require.ErrorIs(t, err, context.Canceled)
 	require.Zero(t, n)
 }
@@ -95,9 +95,9 @@ func TestNewRejectsBadTablesAndDialects(t *testing.T) {
 	t.Parallel()
 	db := testdb.Open(t, testdb.SQLite, nil)
 	for _, name := range []string{"", "1abc", "a-b", "a b", "a;drop", `a"b`, "x234567890123456789012345678901234567890123456789"} {
-		_, err := repository.New(db, name)
-		require.ErrorIs(t, err, repository.ErrInvalidTable, name)
+		_, err := store.New(db, name)
+		require.ErrorIs(t, err, store.ErrInvalidTable, name)
 	}
-	_, err := repository.New(&gorm.DB{Config: &gorm.Config{}}, "ok")
-	require.ErrorIs(t, err, repository.ErrUnsupportedDialect)
+	_, err := store.New(&gorm.DB{Config: &gorm.Config{}}, "ok")
+	require.ErrorIs(t, err, store.ErrUnsupportedDialect)
 }
