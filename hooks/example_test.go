@@ -13,7 +13,9 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/gormsession/gormsession/hooks"
+	"github.com/gormsession/gormsession/model"
 	"github.com/gormsession/gormsession/session"
+	"github.com/gormsession/gormsession/sessiontest"
 )
 
 // session.New installs the plugin; at shutdown, wait for a running cleanup
@@ -27,15 +29,15 @@ func ExamplePlugin_Wait() {
 		log.Fatal(err)
 	}
 	c, _ := session.New[struct{}](db,
-		session.WithCleanupFrequency(10),               // about one cleanup per 10 opens
-		session.WithCleanupRand(rand.NewPCG(2026, 11))) // deterministic for this example
+		session.WithCleanupFrequency(10),                   // about one cleanup per 10 opens
+		sessiontest.WithCleanupRand(rand.NewPCG(2026, 11))) // deterministic for this example
 	ctx := context.Background()
 	for range 100 {
 		_, _ = c.Open(ctx, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") // well-formed, unknown
 	}
 
 	hooks.Of(db).Wait() // shutdown: let the last cleanup finish
-	st := hooks.Of(db).Stats(session.TableDefault)
+	st := hooks.Of(db).Stats(model.TableDefault)
 	fmt.Println(st.Rolls, st.Started+st.Skipped > 0, st.Failures)
 	sqlDB, _ := db.DB()
 	_ = sqlDB.Close()

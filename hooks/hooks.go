@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,16 +30,11 @@ import (
 	"gorm.io/gorm"
 )
 
-// Name is the plugin's name in gorm.Config.Plugins.
-const Name = "gormsession:cleanup"
+// name is the plugin's name in gorm.Config.Plugins.
+const name = "gormsession:cleanup"
 
-// TimeoutDefault bounds one cleanup run when Table.Timeout is zero.
-const TimeoutDefault = time.Minute
-
-// CleanupFunc deletes expired sessions using db, which is bound to the root
-// connection pool (never a caller's transaction) and to a context with the
-// run's timeout, and reports how many rows it deleted.
-type CleanupFunc func(ctx context.Context, db *gorm.DB) (int64, error)
+// timeoutDefault bounds one cleanup run when Table.Timeout is zero.
+const timeoutDefault = time.Minute
 
 // Table registers one sessions table with the plugin.
 type Table struct {
@@ -47,20 +43,22 @@ type Table struct {
 	// Frequency: a cleanup starts with probability 1/Frequency per query;
 	// 1 means every query, 0 (or less) never.
 	Frequency int
-	// Cleanup is the work to run.
-	Cleanup CleanupFunc
-	// Rand is the random source; nil means a source seeded from
-	// crypto-quality randomness. Inject a seeded source (rand.NewPCG) for
-	// deterministic tests. The plugin serialises calls to it.
+	// Cleanup deletes expired sessions using db, which is bound to the root
+	// connection pool (never a caller's transaction) and to ctx, which
+	// carries the run's timeout and ends early when the table is
+	// unregistered; it reports how many rows it deleted.
+	Cleanup func(ctx context.Context, db *gorm.DB) (int64, error)
+	// Rand, if set, is the random source for the dice, so tests know when
+	// a cleanup fires; the plugin serialises calls to it. Nil (production)
+	// uses the runtime's lock-free random numbers.
 	Rand rand.Source
-	// Timeout bounds one run; 0 means TimeoutDefault.
+	// Timeout bounds one run; 0 means one minute.
 	Timeout time.Duration
-	// Logger receives one line per run (Debug on success, Warn on failure);
+	// Logger receives one line per run (Debug on success, Warn on failure,
+	// Error with the panic's value and stack when the cleanup panicked);
 	// nil means slog.Default(). Lines carry the table name, counts and
 	// durations, never a token, id or payload.
 	Logger *slog.Logger
-	// OnRun, if set, is called after each run with its outcome.
-	OnRun func(deleted int64, took time.Duration, err error)
 }
 
 // Stats counts what the plugin did for one table.
@@ -68,28 +66,32 @@ type Stats struct {
 	Rolls    int64 // queries that rolled the dice
 	Started  int64 // cleanups started
 	Skipped  int64 // rolls that won while a cleanup was already running
-	Failures int64 // cleanups that returned an error
+	Failures int64 // cleanups that returned an error or panicked
 	Deleted  int64 // rows deleted by all cleanups
 }
 
 // Plugin implements gorm.Plugin. Use Install; the zero value is not usable.
 type Plugin struct {
-	mu     sync.RWMutex
-	db     *gorm.DB // root, set by Initialize
-	tables map[string]*entry
+	mu     sync.Mutex                        // serialises registrations
+	tables atomic.Pointer[map[string]*entry] // copied on write: a query's lookup takes no lock
+	db     atomic.Pointer[gorm.DB]           // root, set by Initialize
 	once   sync.Once
 
-	runMu  sync.Mutex
-	active int           // cleanups running
-	idle   chan struct{} // closed when active drops to zero
+	runs sync.WaitGroup // every cleanup started
 }
 
 type entry struct {
-	mu                                         sync.Mutex // guards cfg.Rand and cfg
-	cfg                                        Table
-	rng                                        *rand.Rand
-	refs                                       int // registrations; guarded by Plugin.mu
-	running                                    atomic.Bool
+	cfg  Table
+	refs int // registrations; guarded by Plugin.mu
+
+	randMu sync.Mutex // guards rng, set only when cfg.Rand is
+	rng    *rand.Rand
+
+	running atomic.Bool
+	ctx     context.Context // ended when the table is unregistered
+	cancel  context.CancelFunc
+	done    sync.WaitGroup // this table's cleanups
+
 	rolls, started, skipped, failures, deleted atomic.Int64
 }
 
@@ -103,7 +105,7 @@ func Install(db *gorm.DB) (*Plugin, error) {
 	if p := Of(db); p != nil {
 		return p, nil
 	}
-	p := &Plugin{tables: map[string]*entry{}}
+	p := &Plugin{}
 	if err := db.Use(p); err != nil {
 		return nil, err
 	}
@@ -115,27 +117,22 @@ func Of(db *gorm.DB) *Plugin {
 	if db == nil || db.Config == nil {
 		return nil
 	}
-	p, _ := db.Config.Plugins[Name].(*Plugin)
+	p, _ := db.Config.Plugins[name].(*Plugin)
 	return p
 }
 
-// Name implements gorm.Plugin.
-func (p *Plugin) Name() string { return Name }
+// Name implements gorm.Plugin: "gormsession:cleanup".
+func (p *Plugin) Name() string { return name }
 
 // Initialize implements gorm.Plugin. It registers the plugin's callbacks
 // once; calling it again is harmless.
 func (p *Plugin) Initialize(db *gorm.DB) error {
 	var err error
 	p.once.Do(func() {
-		p.mu.Lock()
-		p.db = db
-		if p.tables == nil {
-			p.tables = map[string]*entry{}
-		}
-		p.mu.Unlock()
+		p.db.Store(db)
 		err = errors.Join(
-			db.Callback().Query().After("gorm:query").Register(Name+":query", p.afterQuery),
-			db.Callback().Row().After("gorm:row").Register(Name+":row", p.afterQuery),
+			db.Callback().Query().After("gorm:query").Register(name+":query", p.afterQuery),
+			db.Callback().Row().After("gorm:row").Register(name+":row", p.afterQuery),
 		)
 	})
 	return err
@@ -146,50 +143,41 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 // container on the same table) with the same Frequency and Timeout is
 // accepted and changes nothing, and with a different Frequency or Timeout
 // fails with ErrConflictingRegistration rather than silently changing what
-// the first registration asked for.
+// the first registration asked for. Each successful Register is undone by
+// one Unregister.
 func (p *Plugin) Register(t Table) error {
 	if t.Name == "" || t.Cleanup == nil {
 		return errors.New("hooks: register: table name and cleanup are required")
 	}
 	if t.Timeout <= 0 {
-		t.Timeout = TimeoutDefault
+		t.Timeout = timeoutDefault
 	}
 	if t.Logger == nil {
 		t.Logger = slog.Default()
 	}
-	src := t.Rand
-	if src == nil {
-		src = rand.NewPCG(rand.Uint64(), rand.Uint64())
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e := p.tables[t.Name]; e != nil {
-		e.mu.Lock()
-		cfg := e.cfg
-		e.mu.Unlock()
-		if cfg.Frequency != t.Frequency || cfg.Timeout != t.Timeout {
+	old := p.snapshot()
+	if e := old[t.Name]; e != nil {
+		if e.cfg.Frequency != t.Frequency || e.cfg.Timeout != t.Timeout {
 			return fmt.Errorf("%w: table %q runs its random cleanup with frequency %d and timeout %s; this registration asks for frequency %d and timeout %s",
-				ErrConflictingRegistration, t.Name, cfg.Frequency, cfg.Timeout, t.Frequency, t.Timeout)
+				ErrConflictingRegistration, t.Name, e.cfg.Frequency, e.cfg.Timeout, t.Frequency, t.Timeout)
 		}
 		e.refs++
 		return nil
 	}
-	p.tables[t.Name] = &entry{cfg: t, rng: rand.New(src), refs: 1}
-	return nil
-}
-
-// Unregister undoes one Register of table: once every registration is
-// undone, queries of the table roll no more dice and its counters are
-// dropped. A cleanup already running is not interrupted (see Wait).
-// Unregistering a table that is not registered does nothing.
-func (p *Plugin) Unregister(table string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if e := p.tables[table]; e != nil {
-		if e.refs--; e.refs <= 0 {
-			delete(p.tables, table)
-		}
+	e := &entry{cfg: t, refs: 1}
+	if t.Rand != nil {
+		e.rng = rand.New(t.Rand)
 	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	next := make(map[string]*entry, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[t.Name] = e
+	p.tables.Store(&next)
+	return nil
 }
 
 // ErrConflictingRegistration is returned by Register for a table already
@@ -197,14 +185,47 @@ func (p *Plugin) Unregister(table string) {
 // timeout.
 var ErrConflictingRegistration = errors.New("hooks: table already registered with other cleanup settings")
 
-// Stats returns the counters of table; zero for a table never registered.
+// Unregister undoes one Register of table. When the last registration is
+// undone, queries of the table roll no more dice, a cleanup of it that is
+// running has its context cancelled, and Unregister waits for it to
+// return. Unregistering a table that is not registered does nothing.
+func (p *Plugin) Unregister(table string) {
+	p.mu.Lock()
+	old := p.snapshot()
+	e := old[table]
+	if e == nil {
+		p.mu.Unlock()
+		return
+	}
+	if e.refs--; e.refs > 0 {
+		p.mu.Unlock()
+		return
+	}
+	next := make(map[string]*entry, len(old))
+	for k, v := range old {
+		if k != table {
+			next[k] = v
+		}
+	}
+	p.tables.Store(&next)
+	p.mu.Unlock()
+	e.cancel()
+	e.done.Wait()
+}
+
+func (p *Plugin) snapshot() map[string]*entry {
+	if m := p.tables.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+// Stats returns the counters of table; zero for a table not registered.
 func (p *Plugin) Stats(table string) Stats {
 	if p == nil {
 		return Stats{}
 	}
-	p.mu.RLock()
-	e := p.tables[table]
-	p.mu.RUnlock()
+	e := p.snapshot()[table]
 	if e == nil {
 		return Stats{}
 	}
@@ -212,37 +233,14 @@ func (p *Plugin) Stats(table string) Stats {
 		Failures: e.failures.Load(), Deleted: e.deleted.Load()}
 }
 
-// Wait blocks until every cleanup started so far has finished. Call it in
-// tests before checking for leaked goroutines, and at shutdown before
-// closing the database. A nil *Plugin waits for nothing.
+// Wait blocks until every cleanup started so far, of any table, has
+// finished; for tests. A nil *Plugin waits for nothing. To stop one
+// table's cleanups for good (graceful shutdown), close its containers
+// (session.Container.Close), which unregisters the table.
 func (p *Plugin) Wait() {
-	if p == nil {
-		return
+	if p != nil {
+		p.runs.Wait()
 	}
-	p.runMu.Lock()
-	n, idle := p.active, p.idle
-	p.runMu.Unlock()
-	if n > 0 {
-		<-idle
-	}
-}
-
-func (p *Plugin) started() {
-	p.runMu.Lock()
-	if p.active == 0 {
-		p.idle = make(chan struct{})
-	}
-	p.active++
-	p.runMu.Unlock()
-}
-
-func (p *Plugin) finished() {
-	p.runMu.Lock()
-	p.active--
-	if p.active == 0 {
-		close(p.idle)
-	}
-	p.runMu.Unlock()
 }
 
 func (p *Plugin) afterQuery(db *gorm.DB) {
@@ -254,21 +252,12 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 	if row, ok := db.Statement.Dest.(*sql.Row); ok && (row == nil || row.Err() != nil) {
 		return
 	}
-	p.mu.RLock()
-	e := p.tables[db.Statement.Table]
-	p.mu.RUnlock()
-	if e == nil {
-		return
-	}
-	e.mu.Lock()
-	cfg := e.cfg
-	fire := cfg.Frequency > 0 && e.rng.IntN(cfg.Frequency) == 0
-	e.mu.Unlock()
-	if cfg.Frequency <= 0 {
+	e := p.snapshot()[db.Statement.Table]
+	if e == nil || e.cfg.Frequency <= 0 {
 		return
 	}
 	e.rolls.Add(1)
-	if !fire {
+	if !e.roll() {
 		return
 	}
 	if !e.running.CompareAndSwap(false, true) {
@@ -276,49 +265,72 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 		return
 	}
 	e.started.Add(1)
-	p.started()
-	go p.run(e, cfg)
+	p.runs.Add(1)
+	e.done.Add(1)
+	go p.run(e)
 }
 
-func (p *Plugin) run(e *entry, cfg Table) {
-	defer p.finished()
+// roll reports whether this query fires a cleanup: with probability
+// 1/Frequency.
+func (e *entry) roll() bool {
+	if e.rng == nil {
+		return rand.IntN(e.cfg.Frequency) == 0
+	}
+	e.randMu.Lock()
+	defer e.randMu.Unlock()
+	return e.rng.IntN(e.cfg.Frequency) == 0
+}
+
+func (p *Plugin) run(e *entry) {
+	defer p.runs.Done()
+	defer e.done.Done()
 	defer e.running.Store(false)
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout)
+	cfg := e.cfg
+	ctx, cancel := context.WithTimeout(e.ctx, cfg.Timeout)
 	defer cancel()
 
-	p.mu.RLock()
-	root := p.db
-	p.mu.RUnlock()
+	root := p.db.Load()
 	// A new session on the root pool: never the statement's connection,
 	// which may be a transaction.
 	db := root.Session(&gorm.Session{NewDB: true, Context: ctx})
 	db.Statement.ConnPool = root.Config.ConnPool
 
 	start := time.Now()
-	n, err := safeCleanup(ctx, db, cfg.Cleanup)
+	n, err, panicked := safeCleanup(ctx, db, cfg.Cleanup)
 	took := time.Since(start)
 	e.deleted.Add(n)
-	if err != nil {
+	switch {
+	case panicked != nil:
+		e.failures.Add(1)
+		cfg.Logger.LogAttrs(ctx, slog.LevelError, "gormsession: random cleanup panicked",
+			slog.String("table", cfg.Name), slog.Duration("took", took),
+			slog.String("panic", fmt.Sprint(panicked.value)), slog.String("stack", string(panicked.stack)))
+	case err != nil:
 		e.failures.Add(1)
 		cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "gormsession: random cleanup failed",
 			slog.String("table", cfg.Name), slog.Int64("deleted", n),
 			slog.Duration("took", took), slog.String("error", err.Error()))
-	} else {
+	default:
 		cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "gormsession: random cleanup done",
 			slog.String("table", cfg.Name), slog.Int64("deleted", n), slog.Duration("took", took))
 	}
-	if cfg.OnRun != nil {
-		cfg.OnRun(n, took, err)
-	}
 }
 
-// safeCleanup runs fn and turns a panic into an error: the cleanup runs on a
-// goroutine of ours, where a panic would take the whole program down.
-func safeCleanup(ctx context.Context, db *gorm.DB, fn CleanupFunc) (n int64, err error) {
+// recovered is a panic of a cleanup, with the stack where it happened.
+type recovered struct {
+	value any
+	stack []byte
+}
+
+// safeCleanup runs fn and recovers a panic: the cleanup runs on a goroutine
+// of ours, where a panic would take the whole program down.
+func safeCleanup(ctx context.Context, db *gorm.DB, fn func(context.Context, *gorm.DB) (int64, error)) (n int64, err error, p *recovered) {
 	defer func() {
 		if r := recover(); r != nil {
+			p = &recovered{value: r, stack: debug.Stack()}
 			err = errors.New("hooks: cleanup panicked")
 		}
 	}()
-	return fn(ctx, db)
+	n, err = fn(ctx, db)
+	return n, err, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gormsession/gormsession/hooks"
 	"github.com/gormsession/gormsession/internal/testdb"
 	"github.com/gormsession/gormsession/session"
+	"github.com/gormsession/gormsession/sessiontest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testdb.LeakOptions...) }
@@ -28,7 +29,7 @@ func container(t *testing.T, db *gorm.DB, freq int, opts ...session.Option) (*se
 	t.Helper()
 	table := testdb.Table(t, db)
 	opts = append([]session.Option{session.WithTable(table), session.WithCleanupFrequency(freq),
-		session.WithCleanupRand(rand.NewPCG(1, 2))}, opts...)
+		sessiontest.WithCleanupRand(rand.NewPCG(1, 2))}, opts...)
 	c, err := session.New[payload](db, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { hooks.Of(db).Wait() })

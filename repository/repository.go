@@ -2,413 +2,90 @@ package repository
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
-	"hash/fnv"
-	"math/rand/v2"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
-	"github.com/gormsession/gormsession/model"
+	"github.com/gormsession/gormsession/internal/store"
 )
 
-// Repository runs the statements of one sessions table. The zero value is
-// not usable; call New.
-type Repository struct {
-	db      *gorm.DB
-	table   string
-	dialect Dialect
-	sql     *statements
-}
+// Dialect names a supported SQL database family.
+type Dialect string
 
-// New returns a Repository for table on db. It fails with ErrInvalidTable or
-// ErrUnsupportedDialect; it runs no SQL.
-func New(db *gorm.DB, table string) (*Repository, error) {
-	if !ValidTable(table) {
-		return nil, ErrInvalidTable
-	}
-	d, err := DialectOf(db)
-	if err != nil {
-		return nil, err
-	}
-	return &Repository{db: bind(db, table), table: table, dialect: d, sql: buildStatements(d, table)}, nil
-}
-
-// WithDB returns a copy of r that runs its statements on db, typically a
-// transaction begun on the database r was built for.
-func (r *Repository) WithDB(db *gorm.DB) *Repository {
-	c := *r
-	c.db = bind(db, r.table)
-	return &c
-}
-
-// bind returns db naming table, so plugins can tell which table a statement
-// is for, as a handle whose every chained call starts from a copy of its
-// statement: db's clauses and settings reach every statement, and no
-// statement leaks into the next.
-func bind(db *gorm.DB, table string) *gorm.DB {
-	return db.Table(table).Session(&gorm.Session{})
-}
-
-// DB returns the *gorm.DB r runs on.
-func (r *Repository) DB() *gorm.DB { return r.db }
-
-// Table returns the table name.
-func (r *Repository) Table() string { return r.table }
-
-// Dialect returns the database dialect.
-func (r *Repository) Dialect() Dialect { return r.dialect }
-
-// Migrate creates the table and its indexes if they do not exist. It is
-// idempotent and safe to run from several processes at once: on PostgreSQL
-// the statements run under a transaction-scoped advisory lock named after
-// the table; on SQLite in one immediate transaction; MySQL's CREATE TABLE IF
-// NOT EXISTS is atomic on its own.
-func (r *Repository) Migrate(ctx context.Context) error {
-	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if r.dialect == Postgres {
-			h := fnv.New64a()
-			h.Write([]byte("gormsession:migrate:" + r.table))
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(h.Sum64())).Error; err != nil {
-				return err
-			}
-		}
-		for _, stmt := range r.sql.migrate {
-			if err := tx.Exec(stmt).Error; err != nil {
-				return err
-			}
-		}
-		if r.dialect == MySQL {
-			return r.exactSubjects(tx)
-		}
-		return nil
-	})
-}
-
-// exactSubjects makes a MySQL table's subject column compare bytes exactly.
-// Tables made before it was varbinary have a utf8mb4_bin column, a PAD
-// SPACE collation under which 'alice' = 'alice ', so lookups by subject
-// crossed between the two; varbinary compares every byte, as PostgreSQL
-// and SQLite do. Converting keeps the stored bytes.
-func (r *Repository) exactSubjects(tx *gorm.DB) error {
-	var typ string
-	// A new statement: this query is not one of the table's, and must not
-	// roll the random cleanup's dice.
-	err := tx.Session(&gorm.Session{NewDB: true}).Raw("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'subject'",
-		r.table).Scan(&typ).Error
-	if err != nil || strings.EqualFold(typ, "varbinary") {
-		return err
-	}
-	return tx.Exec("ALTER TABLE " + r.dialect.quote(r.table) + " MODIFY subject varbinary(255) NOT NULL DEFAULT ''").Error
-}
-
-// ErrDuplicate is returned by Insert when a row with that id exists.
-var ErrDuplicate = errors.New("repository: duplicate id")
-
-// Insert stores a new row. A duplicate id fails with an error matching
-// ErrDuplicate (and still wrapping the database's error).
-func (r *Repository) Insert(ctx context.Context, row *model.SessionRow) error {
-	payload := row.Payload
-	if payload == nil {
-		payload = []byte{}
-	}
-	_, err := r.execBound(ctx, r.sql.insert, row.ID, row.Subject, payload, row.Version,
-		row.CreatedAt, row.UpdatedAt, row.Deadline, row.ExpiresAt)
-	if err != nil && r.duplicate(err) {
-		return fmt.Errorf("%w: %w", ErrDuplicate, err)
-	}
-	return err
-}
-
-// duplicate reports whether err is a unique-key violation, as the
-// dialector's error translator sees it.
-func (r *Repository) duplicate(err error) bool {
-	t, ok := r.db.Dialector.(gorm.ErrorTranslator)
-	return ok && errors.Is(t.Translate(err), gorm.ErrDuplicatedKey)
-}
-
-// Load reads the row with id if it is live at now (expires_at > now). found
-// is false for a missing or expired row; that is not an error.
-func (r *Repository) Load(ctx context.Context, id string, now int64) (row model.SessionRow, found bool, err error) {
-	return r.load(ctx, r.sql.load, id, now)
-}
-
-// LoadForUpdate is Load that also locks the row until the transaction r
-// runs in ends (SELECT ... FOR UPDATE; on SQLite the transaction already
-// holds the write lock). Run it on a Repository bound to a transaction.
-func (r *Repository) LoadForUpdate(ctx context.Context, id string, now int64) (row model.SessionRow, found bool, err error) {
-	return r.load(ctx, r.sql.loadForUpdate, id, now)
-}
-
-// loadScan is one load's row, arguments and scan destinations in a single
-// allocation, where separate ones would cost four on every load.
-type loadScan struct {
-	row  model.SessionRow
-	vars [2]any
-	dest [7]any
-}
-
-func (r *Repository) load(ctx context.Context, sql, id string, now int64) (model.SessionRow, bool, error) {
-	ls := &loadScan{}
-	ls.vars = [2]any{id, now}
-	// The id is not selected: it is the one asked for, and every column
-	// less is a value less for the driver to convert.
-	ls.dest = [7]any{&ls.row.Subject, &ls.row.Payload, &ls.row.Version,
-		&ls.row.CreatedAt, &ls.row.UpdatedAt, &ls.row.Deadline, &ls.row.ExpiresAt}
-	found, err := r.queryBound(ctx, sql, ls.vars[:], ls.dest[:]...)
-	if found {
-		ls.row.ID = id
-	}
-	return ls.row, found, err
-}
-
-// Exists reports whether a row with id is live at now.
-func (r *Repository) Exists(ctx context.Context, id string, now int64) (bool, error) {
-	var one int
-	return r.queryBound(ctx, r.sql.exists, []any{id, now}, &one)
-}
-
-// Update writes row's subject, payload, updated_at and expires_at and bumps
-// its version, but only if the stored row still has version and is live at
-// now. It reports whether a row was changed; false means the row was saved
-// by someone else, deleted or has expired (see Probe).
-func (r *Repository) Update(ctx context.Context, row *model.SessionRow, version, now int64) (bool, error) {
-	n, err := r.execBound(ctx, r.sql.update, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.ExpiresAt,
-		row.ID, version, now)
-	return n > 0, err
-}
-
-// Rekey is Update that also moves the row from oldID to row.ID, in one
-// statement: afterwards no row has oldID.
-func (r *Repository) Rekey(ctx context.Context, oldID string, row *model.SessionRow, version, now int64) (bool, error) {
-	n, err := r.execBound(ctx, r.sql.rekey, row.ID, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.ExpiresAt,
-		oldID, version, now)
-	return n > 0, err
-}
-
-// State is what Probe found.
-type State int
-
-// The states Probe reports.
+// The supported dialects, named as GORM's dialectors name themselves.
 const (
-	Missing State = iota // no row with that id
-	Expired              // a row whose expires_at is not after now
-	Live                 // a live row
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+	MySQL    Dialect = "mysql"
 )
 
-// Probe tells why an Update matched no row: the row is Missing, Expired, or
-// Live (and then someone saved it in between; version is its version now).
-func (r *Repository) Probe(ctx context.Context, id string, now int64) (state State, version int64, err error) {
-	var expires int64
-	found, err := r.queryBound(ctx, r.sql.probe, []any{id}, &version, &expires)
-	switch {
-	case err != nil:
-		return Missing, 0, err
-	case !found:
-		return Missing, 0, nil
-	case expires <= now:
-		return Expired, version, nil
-	default:
-		return Live, version, nil
-	}
+// Errors of New.
+var (
+	// ErrUnsupportedDialect: the *gorm.DB talks to a database other than
+	// PostgreSQL, SQLite or MySQL/MariaDB.
+	ErrUnsupportedDialect = store.ErrUnsupportedDialect
+	// ErrInvalidTable: the table name is not a plain SQL identifier (a
+	// letter or underscore, then up to 47 letters, digits or underscores,
+	// which keeps derived index names within PostgreSQL's 63-byte limit).
+	ErrInvalidTable = store.ErrInvalidTable
+)
+
+// Repository is one sessions table seen by an operator. It is immutable
+// and safe for concurrent use. The zero value is not usable; call New.
+type Repository struct {
+	st *store.Store
 }
 
-// Touch records activity without changing the payload or the version: it
-// sets updated_at and moves expires_at forward to expiresAt, only if the row
-// is live at now and expiresAt is later than the stored value.
-func (r *Repository) Touch(ctx context.Context, id string, updatedAt, expiresAt, now int64) (bool, error) {
-	n, err := r.execBound(ctx, r.sql.touch, updatedAt, expiresAt, id, now, expiresAt)
-	return n > 0, err
-}
-
-// Delete removes the row with id and reports how many rows went (0 or 1).
-func (r *Repository) Delete(ctx context.Context, id string) (int64, error) {
-	return r.execBound(ctx, r.sql.deleteID, id)
-}
-
-// DeleteSubject removes every row of subject, live or expired. An empty
-// subject deletes nothing.
-func (r *Repository) DeleteSubject(ctx context.Context, subject string) (int64, error) {
-	return r.execBound(ctx, r.sql.deleteSubject, subject)
-}
-
-// DeleteSubjectExcept removes every row of subject except the row with
-// keepID. An empty subject deletes nothing.
-func (r *Repository) DeleteSubjectExcept(ctx context.Context, subject, keepID string) (int64, error) {
-	return r.execBound(ctx, r.sql.deleteSubjectExcept, subject, keepID)
-}
-
-// DeleteAll removes every row of the table.
-func (r *Repository) DeleteAll(ctx context.Context) (int64, error) {
-	return r.execBound(ctx, r.sql.deleteAll)
-}
-
-// ListSubject returns the live rows of subject at now, oldest first, without
-// their payloads. An empty subject lists nothing.
-func (r *Repository) ListSubject(ctx context.Context, subject string, now int64) ([]model.SessionRow, error) {
-	rows, err := r.rows(ctx, r.sql.listSubject, []any{subject, now})
+// New returns a Repository for table on db. It runs no SQL; it fails with
+// ErrInvalidTable or ErrUnsupportedDialect. Its statements run through db
+// as session.Container's do: db's clauses, settings and plugins apply.
+func New(db *gorm.DB, table string) (*Repository, error) {
+	st, err := store.New(db, table)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []model.SessionRow
-	for rows.Next() {
-		var row model.SessionRow
-		if err := rows.Scan(&row.ID, &row.Subject, &row.Version, &row.CreatedAt, &row.UpdatedAt,
-			&row.Deadline, &row.ExpiresAt); err != nil {
-			return nil, err
-		}
-		out = append(out, row)
-	}
-	return out, rows.Err()
+	return &Repository{st: st}, nil
 }
 
-// AdjustTime adds delta milliseconds to every stored time of every row
-// (negative delta makes sessions older) and reports how many rows changed.
-func (r *Repository) AdjustTime(ctx context.Context, delta int64) (int64, error) {
-	return r.execBound(ctx, r.sql.adjustTime, delta, delta, delta, delta)
+// Migrate creates the table and its indexes if they do not exist, and
+// brings a table made by an earlier release up to date (on MySQL/MariaDB,
+// a utf8mb4 subject column becomes varbinary so subjects compare byte for
+// byte). It is idempotent and safe to run from several processes at once:
+// on PostgreSQL under an advisory lock named after the table, on SQLite in
+// one immediate transaction; MySQL's CREATE TABLE IF NOT EXISTS is atomic.
+func (r *Repository) Migrate(ctx context.Context) error { return r.st.Migrate(ctx) }
+
+// CleanupOptions bound a cleanup run; the zero value is usable.
+type CleanupOptions struct {
+	// BatchSize is the most rows one DELETE removes; below 1 means 1000.
+	BatchSize int
+	// BatchTimeout bounds each DELETE; 0 means no bound beyond ctx.
+	BatchTimeout time.Duration
+	// Pause is slept between batches so other writers get the lock (SQLite
+	// has one writer at a time); 0 means none.
+	Pause time.Duration
+	// OnBatch, if set, is called after every batch with the rows it
+	// deleted and how long it took.
+	OnBatch func(deleted int64, took time.Duration)
 }
 
-// CountExpired counts rows whose expires_at is not after now.
-func (r *Repository) CountExpired(ctx context.Context, now int64) (int64, error) {
-	var n int64
-	_, err := r.queryBound(ctx, r.sql.countExpired, []any{now}, &n)
-	return n, err
+// Cleanup deletes the sessions expired at now in batches until a batch
+// comes back short, and reports how many rows it deleted in all, also when
+// it stops early on an error or an ended ctx (the batch under way is
+// rolled back whole). It never deletes a session live at now.
+func (r *Repository) Cleanup(ctx context.Context, now time.Time, opts CleanupOptions) (int64, error) {
+	return r.st.Cleanup(ctx, now.UnixMilli(), store.CleanupOptions(opts))
 }
 
-// execBound runs one write statement and returns the number of rows it
-// affected, again (after a short, jittered pause) when the database chose
-// it as a deadlock or serialization victim outside a transaction.
-func (r *Repository) execBound(ctx context.Context, sql string, vars ...any) (int64, error) {
-	for attempt := 1; ; attempt++ {
-		tx := r.raw(ctx, sql, vars)
-		tx = tx.Callback().Raw().Execute(tx)
-		if tx.Error == nil || !r.retry(ctx, tx.Error, attempt) {
-			return tx.RowsAffected, tx.Error
-		}
-	}
+// DeleteSubject deletes every session of subject, live or expired ("log
+// out everywhere"), and reports how many it deleted. An empty subject
+// deletes nothing.
+func (r *Repository) DeleteSubject(ctx context.Context, subject string) (int64, error) {
+	return r.st.DeleteSubject(ctx, subject)
 }
 
-// queryRow runs a query that returns at most one row and scans it into
-// dest. found is false when there is no row.
-func (r *Repository) queryRow(ctx context.Context, sql string, args []any, dest ...any) (bool, error) {
-	return r.queryBound(ctx, sql, args, dest...)
-}
+// DeleteAll deletes every session of the table and reports how many.
+func (r *Repository) DeleteAll(ctx context.Context) (int64, error) { return r.st.DeleteAll(ctx) }
 
-// queryBound runs a query that returns at most one row and scans it into
-// dest, retrying as execBound does. found is false when there is no row.
-func (r *Repository) queryBound(ctx context.Context, sql string, vars []any, dest ...any) (bool, error) {
-	for attempt := 1; ; attempt++ {
-		found, err := r.queryOnce(ctx, sql, vars, dest)
-		if err == nil || !r.retry(ctx, err, attempt) {
-			return found, err
-		}
-	}
-}
-
-// queryOnce runs sql as a multi-row query and scans its first row. It uses
-// Rows, not Row: under gorm.Config.PrepareStmt a statement that cannot be
-// prepared (a cancelled context, a lost connection) comes back from Row as
-// an empty *sql.Row whose Scan panics, while Rows reports the error.
-func (r *Repository) queryOnce(ctx context.Context, sql string, vars []any, dest []any) (bool, error) {
-	rows, err := r.rows(ctx, sql, vars)
-	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return false, rows.Err()
-	}
-	if err := rows.Scan(dest...); err != nil {
-		return false, err
-	}
-	return true, rows.Close()
-}
-
-// rows runs a query through GORM's row callbacks (so plugins registered
-// after gorm:row, such as the random-cleanup hook, see it) and returns its
-// result set, never nil without an error.
-func (r *Repository) rows(ctx context.Context, sql string, vars []any) (*sql.Rows, error) {
-	rows, err := r.raw(ctx, sql, vars).Rows()
-	if err == nil && rows == nil {
-		err = errNoResult
-	}
-	return rows, err
-}
-
-var errNoResult = errors.New("repository: the query returned no result set (dry run?)")
-
-// raw returns one statement on r's handle with sql bound to vars and
-// running under ctx. It is the single way this package runs SQL: Raw works
-// on a copy of the handle's statement, so the clauses, settings and plugins
-// of the *gorm.DB given to New (or WithDB) apply to every statement, and
-// GORM writes the placeholders in the dialect's syntax. Setting the
-// context on that copy, where WithContext would copy the statement a
-// second time, is what keeps a statement as cheap as it was when this
-// package built statements by hand.
-func (r *Repository) raw(ctx context.Context, sql string, vars []any) *gorm.DB {
-	tx := r.db.Raw(sql, vars...)
-	tx.Statement.Context = ctx
-	return tx
-}
-
-// statementRetries is how many times a single statement outside a
-// transaction runs when the database picks it as a deadlock victim.
-const statementRetries = 4
-
-// retry reports whether a statement that failed with err may run again: it
-// was a deadlock or serialization victim (which the database rolled back
-// whole), it ran outside a transaction (inside one, the whole transaction
-// is lost and only its owner can redo it), and attempts remain. Before it
-// says yes it sleeps a short random time, growing with attempt, so that
-// the statements that collided do not collide again at once.
-func (r *Repository) retry(ctx context.Context, err error, attempt int) bool {
-	if attempt >= statementRetries || ctx.Err() != nil || !Transient(err) {
-		return false
-	}
-	if _, inTx := r.db.Statement.ConnPool.(gorm.TxCommitter); inTx {
-		return false
-	}
-	t := time.NewTimer(rand.N(time.Millisecond<<attempt) + 100*time.Microsecond)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// Transient reports whether err says the database aborted the statement
-// (and its transaction) to break a deadlock or a serialization conflict:
-// SQLSTATE 40001 or 40P01, or MySQL/MariaDB error 1213. Such work can be
-// redone from the start.
-func Transient(err error) bool {
-	if err == nil {
-		return false
-	}
-	var coded interface{ SQLState() string }
-	if errors.As(err, &coded) {
-		switch coded.SQLState() {
-		case "40001", "40P01":
-			return true
-		}
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "Error 1213") || strings.Contains(msg, "(40001)") || strings.Contains(msg, "(40P01)")
-}
-
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// batchSQL returns the cleanup statement for one batch of size rows.
-func (r *Repository) batchSQL(size int) string {
-	return fmt.Sprintf(r.sql.cleanupBatch, size)
-}
+// ValidTable reports whether New accepts name as a table name.
+func ValidTable(name string) bool { return store.ValidTable(name) }

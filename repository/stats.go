@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
+
+	"github.com/gormsession/gormsession/internal/store"
 )
 
 // Stats summarises a sessions table at one instant, for operators. It
@@ -57,17 +60,18 @@ const (
 	SizeDatabase SizeScope = "database"
 )
 
-// Stats reports counts as of now (Unix milliseconds), the topN subjects
+// Stats reports counts as of at, the topN subjects
 // with the most live rows (none when topN < 1) and the table's disk size
 // where the database can tell; a failing size query only makes the size
 // unknown. On PostgreSQL, run it outside a transaction, since a failed
 // statement aborts the transaction. The figures come from a few separate
 // statements, so under concurrent writes they may not add up exactly. A
 // missing table is the database's error; see TableExists.
-func (r *Repository) Stats(ctx context.Context, now int64, topN int) (Stats, error) {
+func (r *Repository) Stats(ctx context.Context, at time.Time, topN int) (Stats, error) {
 	var s Stats
-	t := r.dialect.quote(r.table)
-	_, err := r.queryRow(ctx,
+	now := at.UnixMilli()
+	t := r.st.Quote(r.st.Table())
+	_, err := r.st.QueryRow(ctx,
 		"SELECT COUNT(*),"+
 			" COALESCE(SUM(CASE WHEN expires_at > ? THEN 1 ELSE 0 END), 0),"+
 			" COALESCE(SUM(CASE WHEN expires_at > ? AND subject = '' THEN 1 ELSE 0 END), 0),"+
@@ -78,7 +82,7 @@ func (r *Repository) Stats(ctx context.Context, now int64, topN int) (Stats, err
 		return Stats{}, fmt.Errorf("repository: stats: %w", err)
 	}
 	s.Expired = s.Total - s.Live
-	_, err = r.queryRow(ctx,
+	_, err = r.st.QueryRow(ctx,
 		"SELECT COUNT(DISTINCT subject) FROM "+t+" WHERE subject <> '' AND expires_at > ?",
 		[]any{now}, &s.Subjects)
 	if err != nil {
@@ -103,8 +107,8 @@ func (r *Repository) Stats(ctx context.Context, now int64, topN int) (Stats, err
 
 func (r *Repository) topSubjects(ctx context.Context, now int64, n int) ([]SubjectCount, error) {
 	q := fmt.Sprintf("SELECT subject, COUNT(*) FROM %s WHERE subject <> '' AND expires_at > ?"+
-		" GROUP BY subject ORDER BY COUNT(*) DESC, subject LIMIT %d", r.dialect.quote(r.table), n)
-	rows, err := r.db.WithContext(ctx).Table(r.table).Raw(q, now).Rows()
+		" GROUP BY subject ORDER BY COUNT(*) DESC, subject LIMIT %d", r.st.Quote(r.st.Table()), n)
+	rows, err := r.st.Rows(ctx, q, []any{now})
 	if err != nil {
 		return nil, err
 	}
@@ -126,19 +130,19 @@ func (r *Repository) topSubjects(ctx context.Context, now int64, n int) ([]Subje
 // with it, else the database file's page_count * page_size.
 func (r *Repository) size(ctx context.Context) (int64, SizeScope, error) {
 	var n sql.NullInt64
-	switch r.dialect {
-	case Postgres:
-		if _, err := r.queryRow(ctx, "SELECT pg_total_relation_size(to_regclass(?))",
-			[]any{r.dialect.quote(r.table)}, &n); err != nil {
+	switch r.st.Dialect() {
+	case store.Postgres:
+		if _, err := r.st.QueryRow(ctx, "SELECT pg_total_relation_size(to_regclass(?))",
+			[]any{r.st.Quote(r.st.Table())}, &n); err != nil {
 			return -1, SizeUnknown, err
 		}
 		if n.Valid {
 			return n.Int64, SizeTable, nil
 		}
 		return -1, SizeUnknown, nil
-	case MySQL:
-		found, err := r.queryRow(ctx, "SELECT data_length + index_length FROM information_schema.tables"+
-			" WHERE table_schema = DATABASE() AND table_name = ?", []any{r.table}, &n)
+	case store.MySQL:
+		found, err := r.st.QueryRow(ctx, "SELECT data_length + index_length FROM information_schema.tables"+
+			" WHERE table_schema = DATABASE() AND table_name = ?", []any{r.st.Table()}, &n)
 		if err != nil {
 			return -1, SizeUnknown, err
 		}
@@ -148,13 +152,13 @@ func (r *Repository) size(ctx context.Context) (int64, SizeScope, error) {
 		return -1, SizeUnknown, nil
 	default:
 		// dbstat is optional in SQLite builds; its absence is not an error.
-		found, err := r.queryRow(ctx, "SELECT SUM(pgsize) FROM dbstat WHERE name IN (?, ?, ?)",
-			[]any{r.table, r.table + "_expires_at_idx", r.table + "_subject_idx"}, &n)
+		found, err := r.st.QueryRow(ctx, "SELECT SUM(pgsize) FROM dbstat WHERE name IN (?, ?, ?)",
+			[]any{r.st.Table(), r.st.Table() + "_expires_at_idx", r.st.Table() + "_subject_idx"}, &n)
 		if err == nil && found && n.Valid {
 			return n.Int64, SizeTable, nil
 		}
 		var pages, pageSize int64
-		if _, err := r.queryRow(ctx, "SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()",
+		if _, err := r.st.QueryRow(ctx, "SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()",
 			nil, &pages, &pageSize); err != nil {
 			return -1, SizeUnknown, err
 		}
@@ -169,28 +173,19 @@ func (r *Repository) size(ctx context.Context) (int64, SizeScope, error) {
 func (r *Repository) TableExists(ctx context.Context) (bool, error) {
 	var q string
 	var arg any
-	switch r.dialect {
-	case Postgres:
-		q, arg = "SELECT COUNT(*) FROM (SELECT to_regclass(?) AS c) AS x WHERE c IS NOT NULL", r.dialect.quote(r.table)
-	case MySQL:
-		q, arg = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", r.table
+	switch r.st.Dialect() {
+	case store.Postgres:
+		q, arg = "SELECT COUNT(*) FROM (SELECT to_regclass(?) AS c) AS x WHERE c IS NOT NULL", r.st.Quote(r.st.Table())
+	case store.MySQL:
+		q, arg = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", r.st.Table()
 	default:
-		q, arg = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", r.table
+		q, arg = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", r.st.Table()
 	}
 	var n int64
-	if _, err := r.queryRow(ctx, q, []any{arg}, &n); err != nil {
+	if _, err := r.st.QueryRow(ctx, q, []any{arg}, &n); err != nil {
 		return false, fmt.Errorf("repository: table exists: %w", err)
 	}
 	return n > 0, nil
-}
-
-// Count reports how many rows the table holds, live or expired.
-func (r *Repository) Count(ctx context.Context) (int64, error) {
-	var n int64
-	if _, err := r.queryRow(ctx, "SELECT COUNT(*) FROM "+r.dialect.quote(r.table), nil, &n); err != nil {
-		return 0, fmt.Errorf("repository: count: %w", err)
-	}
-	return n, nil
 }
 
 // CountSubject reports how many rows of subject the table holds, live or
@@ -198,7 +193,7 @@ func (r *Repository) Count(ctx context.Context) (int64, error) {
 // nothing.
 func (r *Repository) CountSubject(ctx context.Context, subject string) (int64, error) {
 	var n int64
-	if _, err := r.queryRow(ctx, "SELECT COUNT(*) FROM "+r.dialect.quote(r.table)+
+	if _, err := r.st.QueryRow(ctx, "SELECT COUNT(*) FROM "+r.st.Quote(r.st.Table())+
 		" WHERE subject = ? AND subject <> ''", []any{subject}, &n); err != nil {
 		return 0, fmt.Errorf("repository: count subject: %w", err)
 	}

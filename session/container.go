@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -13,9 +14,9 @@ import (
 	"github.com/gormsession/gormsession/codec"
 	"github.com/gormsession/gormsession/hooks"
 	"github.com/gormsession/gormsession/internal/redact"
+	"github.com/gormsession/gormsession/internal/store"
 	"github.com/gormsession/gormsession/internal/token"
 	"github.com/gormsession/gormsession/model"
-	"github.com/gormsession/gormsession/repository"
 )
 
 // Container stores sessions whose payload is a T in one table. It is safe
@@ -23,7 +24,9 @@ import (
 // share it. The zero value is not usable: call New.
 type Container[T any] struct {
 	cfg  *config
-	repo *repository.Repository
+	repo *store.Store
+	// close unregisters the random cleanup, once; shared by WithTx views.
+	close func()
 	// inner is the codec that turns T into bytes; seal/open, when the
 	// configured codec is a codec.Sealer, wrap those bytes for storage.
 	inner codec.Codec
@@ -37,7 +40,7 @@ type Container[T any] struct {
 // start at once. New also installs the random-cleanup plugin (package
 // hooks) on db and registers the table with it. It fails with an error
 // matching ErrInvalidOption (naming each bad option), with
-// repository.ErrUnsupportedDialect for a database other than PostgreSQL,
+// store.ErrUnsupportedDialect for a database other than PostgreSQL,
 // SQLite or MySQL/MariaDB, with hooks.ErrConflictingRegistration when a
 // container on the same table and *gorm.DB already runs the random cleanup
 // with another WithCleanupFrequency or WithCleanupTimeout (the first one's
@@ -60,7 +63,7 @@ func New[T any](db *gorm.DB, opts ...Option) (*Container[T], error) {
 	if err := cfg.err(); err != nil {
 		return nil, err
 	}
-	repo, err := repository.New(quiet(db), cfg.table)
+	repo, err := store.New(quiet(db), cfg.table)
 	if err != nil {
 		return nil, fmt.Errorf("session: new: %w", err)
 	}
@@ -81,22 +84,37 @@ func New[T any](db *gorm.DB, opts ...Option) (*Container[T], error) {
 		Cleanup: func(ctx context.Context, root *gorm.DB) (int64, error) {
 			start := cfg.clockStart()
 			n, err := c.repo.WithDB(quiet(root)).Cleanup(ctx, cfg.nowMs(), c.cleanupOptions())
-			cfg.observe(ctx, start, Event{Op: OpCleanup, Rows: n, Err: err, Random: true})
+			cfg.observe(ctx, start, Event{Op: "cleanup", Rows: n, Err: err, Random: true})
 			return n, err
 		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("session: new: %w", err)
 	}
+	c.close = sync.OnceFunc(func() { p.Unregister(cfg.table) })
 	if cfg.autoMigrate {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := repo.Migrate(ctx); err != nil {
-			p.Unregister(cfg.table)
+			c.close()
 			return nil, dbErr(ctx, "new: migrate", err)
 		}
 	}
 	return c, nil
+}
+
+// Close stops this container's random cleanup, for graceful shutdown:
+// no new one starts because of this container, and a running one has its
+// context cancelled and is waited for (a batch under way is rolled back).
+// When other containers share the table on the same *gorm.DB, the table's
+// random cleanup goes on until the last of them is closed. Close never
+// touches the *gorm.DB, which belongs to the caller; call it before closing
+// that. The container's other methods keep working after Close. Close is
+// safe to call more than once, from a WithTx view too, and always returns
+// nil.
+func (c *Container[T]) Close() error {
+	c.close()
+	return nil
 }
 
 // WithTx returns a view of c whose every statement runs in tx, a
@@ -130,7 +148,7 @@ func (c *Container[T]) Open(ctx context.Context, tok string) (*Session[T], error
 			slog.String("table", c.cfg.table))
 		s, err = c.fresh(), nil
 	}
-	c.cfg.observe(ctx, start, Event{Op: OpOpen, Err: err, New: s != nil && s.isNew})
+	c.cfg.observe(ctx, start, Event{Op: "open", Err: err, New: s != nil && s.isNew})
 	return s, err
 }
 
@@ -141,7 +159,7 @@ func (c *Container[T]) Open(ctx context.Context, tok string) (*Session[T], error
 func (c *Container[T]) Load(ctx context.Context, tok string) (*Session[T], error) {
 	start := c.cfg.clockStart()
 	s, err := c.load(ctx, "load", tok)
-	c.cfg.observe(ctx, start, Event{Op: OpLoad, Err: err})
+	c.cfg.observe(ctx, start, Event{Op: "load", Err: err})
 	return s, err
 }
 
@@ -158,7 +176,7 @@ func (c *Container[T]) Exists(ctx context.Context, tok string) (bool, error) {
 			err = dbErr(ctx, "exists", err)
 		}
 	}
-	c.cfg.observe(ctx, start, Event{Op: OpExists, Err: err})
+	c.cfg.observe(ctx, start, Event{Op: "exists", Err: err})
 	return found, err
 }
 
@@ -240,7 +258,7 @@ func (c *Container[T]) touch(ctx context.Context, s *Session[T], now int64) {
 	} else {
 		s.updatedAt, s.expiresAt, s.refreshed = now, exp, true
 	}
-	c.cfg.observe(ctx, start, Event{Op: OpTouch, Err: err})
+	c.cfg.observe(ctx, start, Event{Op: "touch", Err: err})
 }
 
 // fresh returns a new, unsaved session with a new token.
@@ -287,7 +305,7 @@ func (c *Container[T]) Save(ctx context.Context, s *Session[T]) error {
 	default:
 		err = c.save(ctx, "save", s)
 	}
-	c.cfg.observe(ctx, start, Event{Op: OpSave, Err: err, New: wasNew})
+	c.cfg.observe(ctx, start, Event{Op: "save", Err: err, New: wasNew})
 	return err
 }
 
@@ -308,7 +326,7 @@ func (c *Container[T]) save(ctx context.Context, op string, s *Session[T]) error
 		row := c.row(s, s.id, stored)
 		row.Version = 1
 		if err := c.repo.Insert(ctx, &row); err != nil {
-			if errors.Is(err, repository.ErrDuplicate) {
+			if errors.Is(err, store.ErrDuplicate) {
 				// Another copy of this new session was saved first.
 				return fmt.Errorf("session: %s: %w", op, ErrConflict)
 			}
@@ -339,7 +357,7 @@ func (c *Container[T]) explain(ctx context.Context, op, id string, now int64) er
 	switch {
 	case err != nil:
 		return dbErr(ctx, op, err)
-	case state == repository.Live:
+	case state == store.Live:
 		return fmt.Errorf("session: %s: %w", op, ErrConflict)
 	default:
 		return fmt.Errorf("session: %s: %w", op, ErrNotFound)
@@ -379,7 +397,7 @@ func (c *Container[T]) row(s *Session[T], id string, stored []byte) model.Sessio
 
 // Update loads the session for token, calls fn with its Data, and saves
 // the result, all again from a fresh load whenever the save loses a race
-// (ErrConflict), up to WithUpdateAttempts times with a short randomised
+// (ErrConflict), up to 64 times with a short randomised
 // back-off. The first attempt takes no lock (two statements); after a lost
 // race, attempts run in a transaction that locks the row while fn runs
 // (SELECT ... FOR UPDATE; SQLite's write lock), so a hot session's
@@ -391,7 +409,7 @@ func (c *Container[T]) row(s *Session[T], id string, stored []byte) model.Sessio
 func (c *Container[T]) Update(ctx context.Context, tok string, fn func(*T) error) (*Session[T], error) {
 	start := c.cfg.clockStart()
 	s, retries, err := c.update(ctx, tok, fn)
-	c.cfg.observe(ctx, start, Event{Op: OpUpdate, Err: err, Retries: retries})
+	c.cfg.observe(ctx, start, Event{Op: "update", Err: err, Retries: retries})
 	return s, err
 }
 
@@ -457,7 +475,7 @@ func (c *Container[T]) updateLocked(ctx context.Context, tok string, fn func(*T)
 		return ours
 	})
 	switch {
-	case repository.Transient(ours), repository.Transient(err):
+	case store.Transient(ours), store.Transient(err):
 		// A deadlock victim: the transaction is gone; try again.
 		return nil, fmt.Errorf("session: update: %w", ErrConflict)
 	case ours != nil:
@@ -483,7 +501,7 @@ func (c *Container[T]) Renew(ctx context.Context, s *Session[T]) error {
 	if s != nil {
 		s.renewFailed = err != nil
 	}
-	c.cfg.observe(ctx, start, Event{Op: OpRenew, Err: err})
+	c.cfg.observe(ctx, start, Event{Op: "renew", Err: err})
 	return err
 }
 
@@ -541,7 +559,7 @@ func (c *Container[T]) Destroy(ctx context.Context, s *Session[T]) error {
 	if err == nil && s != nil {
 		s.destroyed = true
 	}
-	c.cfg.observe(ctx, start, Event{Op: OpDestroy, Err: err})
+	c.cfg.observe(ctx, start, Event{Op: "destroy", Err: err})
 	return err
 }
 
@@ -558,7 +576,7 @@ func (c *Container[T]) DestroySubject(ctx context.Context, subject string) (int6
 	} else if n, err = c.repo.DeleteSubject(ctx, subject); err != nil {
 		err = dbErr(ctx, "destroy subject", err)
 	}
-	c.cfg.observe(ctx, start, Event{Op: OpDestroySubject, Err: err, Rows: n})
+	c.cfg.observe(ctx, start, Event{Op: "destroy_subject", Err: err, Rows: n})
 	return n, err
 }
 
@@ -574,7 +592,7 @@ func (c *Container[T]) DestroyOthers(ctx context.Context, keep *Session[T]) (int
 	} else if n, err = c.repo.DeleteSubjectExcept(ctx, keep.storedSubject, keep.id); err != nil {
 		err = dbErr(ctx, "destroy others", err)
 	}
-	c.cfg.observe(ctx, start, Event{Op: OpDestroyOthers, Err: err, Rows: n})
+	c.cfg.observe(ctx, start, Event{Op: "destroy_others", Err: err, Rows: n})
 	return n, err
 }
 
@@ -622,7 +640,7 @@ func (c *Container[T]) DestroyHandle(ctx context.Context, subject, handle string
 }
 
 // Cleanup deletes every session expired as of now, in batches of
-// WithCleanupBatchSize rows, each bounded by WithCleanupTimeout, until a
+// 1000 rows, each bounded by WithCleanupTimeout, until a
 // batch comes back short; it never deletes a live session. It reports how
 // many rows it deleted, also alongside an error when it stopped early.
 // The random cleanup calls the same code; call Cleanup yourself (from a
@@ -633,12 +651,12 @@ func (c *Container[T]) Cleanup(ctx context.Context) (int64, error) {
 	if err != nil {
 		err = dbErr(ctx, "cleanup", err)
 	}
-	c.cfg.observe(ctx, start, Event{Op: OpCleanup, Rows: n, Err: err})
+	c.cfg.observe(ctx, start, Event{Op: "cleanup", Rows: n, Err: err})
 	return n, err
 }
 
-func (c *Container[T]) cleanupOptions() repository.CleanupOptions {
-	return repository.CleanupOptions{BatchSize: c.cfg.cleanupBatch, BatchTimeout: c.cfg.cleanupTimeout}
+func (c *Container[T]) cleanupOptions() store.CleanupOptions {
+	return store.CleanupOptions{BatchSize: c.cfg.cleanupBatch, BatchTimeout: c.cfg.cleanupTimeout}
 }
 
 // AdjustTime shifts every stored time of every session in the table by

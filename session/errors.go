@@ -10,41 +10,42 @@ import (
 	"github.com/gormsession/gormsession/internal/redact"
 )
 
-// Errors returned by the Container. Each is wrapped with the operation
-// ("session: save: ...") and matches with errors.Is through every wrap.
+// Errors returned by the Container. Each is returned wrapped with the
+// package and the operation, so it reads once ("session: save: conflict"),
+// and matches with errors.Is through every wrap.
 var (
 	// ErrNotFound: Load, Update or Exists-style lookups found no live
 	// session for the token (malformed, never issued, destroyed, renewed
 	// away, or expired); Save or Renew found the row destroyed or expired
 	// since it was loaded. A destroyed session is never re-created.
-	ErrNotFound = errors.New("session: not found")
+	ErrNotFound = errors.New("not found")
 
 	// ErrConflict: Save or Renew lost a race, because another save of the
 	// same session landed after this copy was loaded. Load again, reapply
 	// the change and save, or use Update, which does that for you.
-	ErrConflict = errors.New("session: conflict: saved concurrently")
+	ErrConflict = errors.New("conflict")
 
 	// ErrTooLarge: the encoded payload is larger than WithMaxPayloadSize, or
 	// the subject is longer than 255 bytes. Nothing was written.
-	ErrTooLarge = errors.New("session: payload too large")
+	ErrTooLarge = errors.New("too large")
 
 	// ErrCorrupt: the stored payload could not be decoded into T (tampered,
 	// sealed with an unknown key, or written for an incompatible type).
 	// Load and Update return it; Open treats such a row as unknown and
 	// starts a fresh session. The row is left as it is.
-	ErrCorrupt = errors.New("session: stored payload cannot be decoded")
+	ErrCorrupt = errors.New("stored payload cannot be decoded")
 
 	// ErrInvalidSubject: a subject that is not valid UTF-8 or holds a NUL
 	// byte (Save, Renew, and the lookups by subject), or an empty subject
 	// given to DestroySubject, DestroyOthers, List or DestroyHandle, where it
 	// would match every anonymous session. Nothing reached the database.
-	ErrInvalidSubject = errors.New("session: invalid subject")
+	ErrInvalidSubject = errors.New("invalid subject")
 
 	// ErrRenewRequired: Save refused a stored session whose subject changed,
 	// or whose Renew failed, because it would store the change under a
 	// token that existed before it (session fixation). Store it with Renew,
 	// or end it with Destroy. Nothing was written.
-	ErrRenewRequired = errors.New("session: renew required")
+	ErrRenewRequired = errors.New("renew required")
 )
 
 // checkSubject validates a subject before it reaches SQL: PostgreSQL

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gormsession/gormsession/hooks"
 	"github.com/gormsession/gormsession/session"
+	"github.com/gormsession/gormsession/sessiontest"
 )
 
 // exampleDB opens a throwaway SQLite file with the recommended DSN and
@@ -159,7 +160,7 @@ func ExampleNew() {
 		session.WithLifetime(time.Hour),
 		session.WithIdleTimeout(15*time.Minute),
 		session.WithCleanupFrequency(0),
-		session.WithClock(func() time.Time { return clock }),
+		sessiontest.WithClock(func() time.Time { return clock }),
 	)
 	if err != nil {
 		log.Fatal(err)

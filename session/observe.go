@@ -6,58 +6,30 @@ import (
 	"time"
 )
 
-// Op names a Container operation in an Event.
-type Op string
-
-// The operations an Observer hears about.
-const (
-	OpOpen           Op = "open"
-	OpLoad           Op = "load"
-	OpExists         Op = "exists"
-	OpSave           Op = "save"
-	OpUpdate         Op = "update"
-	OpRenew          Op = "renew"
-	OpDestroy        Op = "destroy"
-	OpDestroySubject Op = "destroy_subject"
-	OpDestroyOthers  Op = "destroy_others"
-	OpCleanup        Op = "cleanup"
-	OpTouch          Op = "touch"
-)
-
 // Event describes one finished operation. It never carries a token, a
 // stored id or a payload.
 type Event struct {
-	Op Op
+	// Op names the operation: "open", "load", "exists", "save", "update",
+	// "renew", "destroy", "destroy_subject", "destroy_others", "cleanup",
+	// or "touch" (the idle refresh of an open or load).
+	Op string
 	// Table is the container's table, so one Observer can serve several
 	// containers and label by table.
 	Table    string
 	Duration time.Duration
 	// Err is the operation's error, nil on success; ErrorKind sorts it.
 	Err error
-	// New: for OpOpen, the session returned is fresh; for OpSave, it was
+	// New: for "open", the session returned is fresh; for "save", it was
 	// inserted rather than updated.
 	New bool
-	// Retries: for OpUpdate, how many conflicts it retried.
+	// Retries: for "update", how many conflicts it retried.
 	Retries int
-	// Rows: for OpCleanup, OpDestroySubject and OpDestroyOthers, rows
+	// Rows: for "cleanup", "destroy_subject" and "destroy_others", rows
 	// deleted.
 	Rows int64
-	// Random: for OpCleanup, the run was fired by the random-cleanup hook.
+	// Random: for "cleanup", the run was fired by the random-cleanup hook.
 	Random bool
 }
-
-// Observer hears about every operation of a Container, for metrics. Observe
-// is called synchronously at the end of each operation, from many
-// goroutines at once: keep it fast and safe for concurrent use.
-type Observer interface {
-	Observe(ctx context.Context, e Event)
-}
-
-// ObserverFunc adapts a function to Observer.
-type ObserverFunc func(ctx context.Context, e Event)
-
-// Observe implements Observer.
-func (f ObserverFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 
 // ErrorKind sorts an error from this package into a short, stable label for
 // metrics: "" for nil, then "not_found", "conflict", "too_large",
@@ -92,7 +64,7 @@ func (c *config) observe(ctx context.Context, start time.Time, e Event) {
 	}
 	e.Duration = time.Since(start)
 	e.Table = c.table
-	c.observer.Observe(ctx, e)
+	c.observer(ctx, e)
 }
 
 // clockStart returns the start time for observe, or the zero time when no

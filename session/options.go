@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,30 +9,18 @@ import (
 	"time"
 
 	"github.com/gormsession/gormsession/codec"
+	"github.com/gormsession/gormsession/internal/store"
 	"github.com/gormsession/gormsession/model"
-	"github.com/gormsession/gormsession/repository"
 )
 
-// Defaults of the options.
+// Defaults of the options, stated in each option's documentation.
 const (
-	// TableDefault is the default table name.
-	TableDefault = model.TableDefault
-	// LifetimeDefault is the default absolute lifetime of a session.
-	LifetimeDefault = 24 * time.Hour
-	// IdleTimeoutDefault is the default inactivity timeout: off.
-	IdleTimeoutDefault time.Duration = 0
-	// CleanupFrequencyDefault: about one random cleanup per 100 opens.
-	CleanupFrequencyDefault = 100
-	// MaxPayloadSizeDefault is the default limit on an encoded payload.
-	MaxPayloadSizeDefault = 64 << 10
-	// CleanupBatchSizeDefault is how many rows one cleanup DELETE removes.
-	CleanupBatchSizeDefault = repository.BatchSizeDefault
-	// CleanupTimeoutDefault bounds one random cleanup run, and each batch
-	// of Cleanup.
-	CleanupTimeoutDefault = 30 * time.Second
-	// UpdateAttemptsDefault is how many times Update tries before it gives
-	// up with ErrConflict.
-	UpdateAttemptsDefault = 64
+	lifetimeDefault       = 24 * time.Hour
+	cleanupFreqDefault    = 100
+	maxPayloadDefault     = 64 << 10
+	cleanupBatchDefault   = 1000
+	cleanupTimeoutDefault = 30 * time.Second
+	updateAttemptsDefault = 64
 )
 
 // An Option configures New. Options are applied in order; a later one wins.
@@ -51,24 +40,23 @@ type config struct {
 	logger         *slog.Logger
 	autoMigrate    bool
 	updateAttempts int
-	observer       Observer
+	observer       func(context.Context, Event)
 	errs           []error
 }
 
 func defaults() config {
 	return config{
-		table:          TableDefault,
-		lifetime:       LifetimeDefault,
-		idle:           IdleTimeoutDefault,
-		cleanupFreq:    CleanupFrequencyDefault,
-		cleanupBatch:   CleanupBatchSizeDefault,
-		cleanupTimeout: CleanupTimeoutDefault,
+		table:          model.TableDefault,
+		lifetime:       lifetimeDefault,
+		cleanupFreq:    cleanupFreqDefault,
+		cleanupBatch:   cleanupBatchDefault,
+		cleanupTimeout: cleanupTimeoutDefault,
 		codec:          codec.JSON{},
 		now:            time.Now,
-		maxPayload:     MaxPayloadSizeDefault,
+		maxPayload:     maxPayloadDefault,
 		logger:         slog.Default(),
 		autoMigrate:    true,
-		updateAttempts: UpdateAttemptsDefault,
+		updateAttempts: updateAttemptsDefault,
 	}
 }
 
@@ -80,20 +68,20 @@ func (c *config) err() error {
 	if len(c.errs) == 0 {
 		return nil
 	}
-	return errors.Join(append([]error{ErrInvalidOption}, c.errs...)...)
+	return errors.Join(append([]error{fmt.Errorf("session: %w", ErrInvalidOption)}, c.errs...)...)
 }
 
 // ErrInvalidOption is matched by the error New returns when an option has a
 // bad value; the message names every such option.
-var ErrInvalidOption = errors.New("session: invalid option")
+var ErrInvalidOption = errors.New("invalid option")
 
-// WithTable sets the table name. Default TableDefault ("sessions"). The name
+// WithTable sets the table name. Default "sessions". The name
 // must be a plain identifier: a letter or underscore, then at most 47
 // letters, digits or underscores. Several containers, even with different
 // payload types, may share one database through different tables.
 func WithTable(name string) Option {
 	return func(c *config) {
-		if !repository.ValidTable(name) {
+		if !store.ValidTable(name) {
 			c.fail("WithTable", "table name must match [A-Za-z_][A-Za-z0-9_]{0,47}")
 			return
 		}
@@ -102,8 +90,8 @@ func WithTable(name string) Option {
 }
 
 // WithLifetime sets the absolute lifetime: a session expires this long
-// after it was first saved, however active it is. Default LifetimeDefault
-// (24h). Must be at least one second.
+// after it was first saved, however active it is. Default 24h.
+// Must be at least one second.
 func WithLifetime(d time.Duration) Option {
 	return func(c *config) {
 		if d < time.Second {
@@ -116,7 +104,7 @@ func WithLifetime(d time.Duration) Option {
 
 // WithIdleTimeout sets the inactivity timeout: a session that is neither
 // saved nor opened for this long expires, even before its absolute
-// deadline. Default IdleTimeoutDefault (0: off). Must be 0 or at least one
+// deadline. Default 0 (off). Must be 0 or at least one
 // second. Activity refreshes the stored deadline only once a tenth of the
 // idle window has passed since the last refresh, so reads stay reads.
 func WithIdleTimeout(d time.Duration) Option {
@@ -131,7 +119,7 @@ func WithIdleTimeout(d time.Duration) Option {
 
 // WithCleanupFrequency sets how often the random cleanup fires: about once
 // per n successful queries of the table (each Open or Load is one).
-// Default CleanupFrequencyDefault (100); 1 means every query; 0 never
+// Default 100; 1 means every query; 0 never
 // (then run Cleanup yourself, for example from the sessionctl command).
 // Negative values are an error.
 func WithCleanupFrequency(n int) Option {
@@ -144,21 +132,8 @@ func WithCleanupFrequency(n int) Option {
 	}
 }
 
-// WithCleanupBatchSize sets how many rows one cleanup DELETE removes.
-// Default CleanupBatchSizeDefault (1000); must be 1 to 100000. Smaller
-// batches hold locks for less time; larger ones finish sooner.
-func WithCleanupBatchSize(n int) Option {
-	return func(c *config) {
-		if n < 1 || n > 100000 {
-			c.fail("WithCleanupBatchSize", "batch size must be 1 to 100000, got %d", n)
-			return
-		}
-		c.cleanupBatch = n
-	}
-}
-
 // WithCleanupTimeout bounds one random cleanup run and each batch of
-// Cleanup. Default CleanupTimeoutDefault (30s); must be positive.
+// Cleanup. Default 30s; must be positive.
 func WithCleanupTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d <= 0 {
@@ -166,20 +141,6 @@ func WithCleanupTimeout(d time.Duration) Option {
 			return
 		}
 		c.cleanupTimeout = d
-	}
-}
-
-// WithCleanupRand sets the random source that decides when the random
-// cleanup fires. Default: a source seeded from the runtime's randomness.
-// Pass a seeded source (rand.NewPCG(1, 2)) for deterministic tests. The
-// container serialises its calls to src. nil is an error.
-func WithCleanupRand(src rand.Source) Option {
-	return func(c *config) {
-		if src == nil {
-			c.fail("WithCleanupRand", "source must not be nil")
-			return
-		}
-		c.cleanupRand = src
 	}
 }
 
@@ -195,22 +156,9 @@ func WithCodec(cd codec.Codec) Option {
 	}
 }
 
-// WithClock sets the clock used for every stored time and expiry check.
-// Default time.Now. Tests inject a fake clock, or age stored sessions with
-// Container.AdjustTime. nil is an error.
-func WithClock(now func() time.Time) Option {
-	return func(c *config) {
-		if now == nil {
-			c.fail("WithClock", "clock must not be nil")
-			return
-		}
-		c.now = now
-	}
-}
-
 // WithMaxPayloadSize sets the largest encoded (and sealed) payload, in
 // bytes, that Save accepts; a larger one fails with ErrTooLarge before any
-// SQL runs. Default MaxPayloadSizeDefault (64 KiB); must be 1 to 16 MiB.
+// SQL runs. Default 64 KiB; must be 1 to 16 MiB.
 func WithMaxPayloadSize(n int) Option {
 	return func(c *config) {
 		if n < 1 || n > 16<<20 {
@@ -242,27 +190,50 @@ func WithoutAutoMigrate() Option {
 	return func(c *config) { c.autoMigrate = false }
 }
 
-// WithUpdateAttempts sets how many times Update tries its
-// load-change-save cycle when it loses races before it gives up with
-// ErrConflict. Default UpdateAttemptsDefault (64); must be 1 to 10000.
-func WithUpdateAttempts(n int) Option {
-	return func(c *config) {
-		if n < 1 || n > 10000 {
-			c.fail("WithUpdateAttempts", "attempts must be 1 to 10000, got %d", n)
-			return
-		}
-		c.updateAttempts = n
-	}
-}
-
-// WithObserver sets an Observer that is told about every operation, for
-// metrics. Default none. nil is an error.
-func WithObserver(o Observer) Option {
+// WithObserver sets a function that is told about every operation, for
+// metrics: it is called synchronously at the end of each operation, from
+// many goroutines at once, so keep it fast and safe for concurrent use.
+// Default none. nil is an error.
+func WithObserver(o func(ctx context.Context, e Event)) Option {
 	return func(c *config) {
 		if o == nil {
 			c.fail("WithObserver", "observer must not be nil")
 			return
 		}
 		c.observer = o
+	}
+}
+
+// Test knobs, reachable only through package sessiontest (see
+// internal/sessionstate): a clock, the random cleanup's source of
+// randomness and the cleanup batch size.
+
+func withClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now == nil {
+			c.fail("sessiontest.WithClock", "clock must not be nil")
+			return
+		}
+		c.now = now
+	}
+}
+
+func withCleanupRand(src rand.Source) Option {
+	return func(c *config) {
+		if src == nil {
+			c.fail("sessiontest.WithCleanupRand", "source must not be nil")
+			return
+		}
+		c.cleanupRand = src
+	}
+}
+
+func withCleanupBatchSize(n int) Option {
+	return func(c *config) {
+		if n < 1 || n > 100000 {
+			c.fail("sessiontest.WithCleanupBatchSize", "batch size must be 1 to 100000, got %d", n)
+			return
+		}
+		c.cleanupBatch = n
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/gormsession/gormsession/hooks"
 	"github.com/gormsession/gormsession/internal/testdb"
 	"github.com/gormsession/gormsession/session"
+	"github.com/gormsession/gormsession/sessiontest"
 )
 
 // TestReliabilityUpdateNoLostUpdates: 64 goroutines each call Update 100
@@ -28,7 +29,7 @@ func TestReliabilityUpdateNoLostUpdates(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		stats := &updateStats{}
-		e := setup(t, db, session.WithObserver(stats))
+		e := setup(t, db, session.WithObserver(stats.Observe))
 		ctx := context.Background()
 		s, _ := e.c.Open(ctx, "")
 		require.NoError(t, e.c.Save(ctx, s))
@@ -53,7 +54,7 @@ func TestReliabilityUpdateNoLostUpdates(t *testing.T) {
 		got, err := e.c.Load(ctx, s.Token())
 		require.NoError(t, err)
 		t.Logf("FIGURE update-contention %s: %d goroutines x %d Update, %d conflicts retried (max %d in one call), %d gave up with ErrConflict after %d attempts, p50 %v p99 %v, %.0f updates/s",
-			testdb.Dialect(db), workers, each, stats.retries.Load(), stats.maxRetry.Load(), stats.gaveUp.Load(), session.UpdateAttemptsDefault,
+			testdb.Dialect(db), workers, each, stats.retries.Load(), stats.maxRetry.Load(), stats.gaveUp.Load(), 64,
 			stats.latencies.quantile(0.5), stats.latencies.quantile(0.99), float64(workers*each)/took.Seconds())
 		// No update is lost silently: the counter is exactly the number
 		// of Updates that returned nil...
@@ -271,7 +272,7 @@ func TestReliabilityManySessionsAtOnce(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		lat := &latencies{}
-		e := setup(t, db, session.WithObserver(session.ObserverFunc(func(_ context.Context, ev session.Event) {
+		e := setup(t, db, session.WithObserver((func(_ context.Context, ev session.Event) {
 			lat.add(ev.Duration)
 		})))
 		ctx := context.Background()
@@ -413,7 +414,7 @@ func sqliteMixedRun(t *testing.T, db *gorm.DB, workers, each, cleanupFreq int, s
 	var err error
 	for range 5 {
 		if c, err = session.New[Cart](db, session.WithTable(table), session.WithCleanupFrequency(cleanupFreq),
-			session.WithCleanupRand(rand.NewPCG(1, 2)), session.WithLifetime(time.Hour),
+			sessiontest.WithCleanupRand(rand.NewPCG(1, 2)), session.WithLifetime(time.Hour),
 			session.WithLogger(slog.New(slog.DiscardHandler))); err == nil {
 			break
 		}

@@ -57,7 +57,7 @@ type updateStats struct {
 }
 
 func (u *updateStats) Observe(_ context.Context, e session.Event) {
-	if e.Op != session.OpUpdate {
+	if e.Op != "update" {
 		return
 	}
 	u.updates.Add(1)

@@ -19,6 +19,7 @@ import (
 	"github.com/gormsession/gormsession/hooks"
 	"github.com/gormsession/gormsession/internal/testdb"
 	"github.com/gormsession/gormsession/session"
+	"github.com/gormsession/gormsession/sessiontest"
 )
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -60,7 +61,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 			subject := "SUBJECT-" + hex.EncodeToString(mark[:])
 			clock := newClock()
 			e := setup(t, db, session.WithLogger(slog.New(slog.NewTextHandler(slogLog, &slog.HandlerOptions{Level: slog.LevelDebug}))),
-				session.WithClock(clock.Now), session.WithIdleTimeout(time.Hour), session.WithLifetime(24*time.Hour),
+				sessiontest.WithClock(clock.Now), session.WithIdleTimeout(time.Hour), session.WithLifetime(24*time.Hour),
 				session.WithMaxPayloadSize(1024), session.WithCleanupFrequency(1))
 			ctx := context.Background()
 			var tokens []string

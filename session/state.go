@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"time"
 
@@ -13,6 +14,9 @@ func init() {
 	sessionstate.Changed = func(c, s any) (bool, error) { return c.(containerState).changedAny(s) }
 	sessionstate.TTL = func(c, s any) time.Duration { return c.(containerState).ttlAny(s) }
 	sessionstate.Refreshed = func(s any) bool { return s.(interface{ refreshedAny() bool }).refreshedAny() }
+	sessionstate.WithClock = func(now func() time.Time) any { return withClock(now) }
+	sessionstate.WithCleanupRand = func(src rand.Source) any { return withCleanupRand(src) }
+	sessionstate.WithCleanupBatchSize = func(n int) any { return withCleanupBatchSize(n) }
 }
 
 // containerState is what package sessionstate asks a Container[T] about

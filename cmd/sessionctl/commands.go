@@ -61,7 +61,7 @@ cleanup off the request path. On a terminal it shows the rows deleted, the
 rate and the time elapsed as it goes; otherwise it prints a plain line at
 most every 10 seconds and one at the end. --dry-run only counts.`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *app, *globals) error {
-		batch := fs.Int("batch-size", repository.BatchSizeDefault, "most rows one DELETE removes (1 to 100000)")
+		batch := fs.Int("batch-size", 1000, "most rows one DELETE removes (1 to 100000)")
 		batchTimeout := fs.Duration("batch-timeout", 30*time.Second, "bound on each DELETE; 0 for none")
 		pause := fs.Duration("pause", 0, "sleep between batches, to let other writers in (useful on SQLite)")
 		dry := fs.Bool("dry-run", false, "count the expired sessions, delete nothing")
@@ -79,16 +79,17 @@ most every 10 seconds and one at the end. --dry-run only counts.`,
 			defer closer()
 			now := a.now()
 			if *dry {
-				n, err := repo.CountExpired(ctx, now.UnixMilli())
+				st, err := repo.Stats(ctx, now, 0)
 				if err != nil {
 					return fmt.Errorf("cleanup: count: %w", err)
 				}
+				n := st.Expired
 				fmt.Fprintf(a.stdout, "dry run: %d expired %s in table %q would be deleted, in batches of %d; nothing deleted\n",
 					n, plural(n, "session", "sessions"), g.table, *batch)
 				return nil
 			}
 			p := &progress{a: a, start: now, last: now}
-			total, err := repo.Cleanup(ctx, now.UnixMilli(), repository.CleanupOptions{
+			total, err := repo.Cleanup(ctx, now, repository.CleanupOptions{
 				BatchSize: *batch, BatchTimeout: *batchTimeout, Pause: *pause, OnBatch: p.batch,
 			})
 			p.finish()
@@ -184,7 +185,7 @@ or the whole database file (SQLite).`,
 			}
 			defer closer()
 			now := a.now().UTC().Truncate(time.Millisecond)
-			s, err := repo.Stats(ctx, now.UnixMilli(), *top)
+			s, err := repo.Stats(ctx, now, *top)
 			if err != nil {
 				return fmt.Errorf("stats: %w", err)
 			}
@@ -230,7 +231,9 @@ it deletes nothing and exits with code 6.`,
 			var n int64
 			var what string
 			if *all {
-				n, err = repo.Count(ctx)
+				var st repository.Stats
+				st, err = repo.Stats(ctx, a.now(), 0)
+				n = st.Total
 				what = fmt.Sprintf("in table %q", g.table)
 			} else {
 				n, err = repo.CountSubject(ctx, *subject)

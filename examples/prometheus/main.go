@@ -65,7 +65,7 @@ func main() {
 // newContainer makes the Visits container with its metrics registered in
 // reg.
 func newContainer(db *gorm.DB, reg prometheus.Registerer, opts ...session.Option) (*session.Container[Visits], error) {
-	m, err := NewMetrics(reg, session.TableDefault)
+	m, err := NewMetrics(reg, model.TableDefault)
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func NewMetrics(reg prometheus.Registerer, table string) (*Metrics, error) {
 // Observe implements session.Observer.
 func (m *Metrics) Observe(_ context.Context, e session.Event) {
 	op := string(e.Op)
-	if e.Op == session.OpCleanup {
+	if e.Op == "cleanup" {
 		trigger := "manual"
 		if e.Random {
 			trigger = "random"
@@ -116,7 +116,7 @@ func (m *Metrics) Observe(_ context.Context, e session.Event) {
 	} else {
 		m.duration.WithLabelValues(op).Observe(e.Duration.Seconds())
 	}
-	if e.Op == session.OpUpdate {
+	if e.Op == "update" {
 		// Retries happened whether or not the last attempt succeeded.
 		m.updateRetries.Add(float64(e.Retries))
 	}
@@ -128,26 +128,26 @@ func (m *Metrics) Observe(_ context.Context, e session.Event) {
 		return
 	}
 	switch e.Op {
-	case session.OpOpen:
+	case "open":
 		if e.New {
 			m.opens.WithLabelValues("new").Inc()
 		} else {
 			m.opens.WithLabelValues("existing").Inc()
 		}
-	case session.OpSave:
+	case "save":
 		if e.New {
 			m.saves.WithLabelValues("insert").Inc()
 		} else {
 			m.saves.WithLabelValues("update").Inc()
 		}
-	case session.OpRenew:
+	case "renew":
 		m.renewals.Inc()
-	case session.OpDestroy:
+	case "destroy":
 		m.destroys.WithLabelValues("session").Inc()
-	case session.OpDestroySubject:
+	case "destroy_subject":
 		m.destroys.WithLabelValues("subject").Inc()
 		m.destroyedRows.Add(float64(e.Rows))
-	case session.OpDestroyOthers:
+	case "destroy_others":
 		m.destroys.WithLabelValues("others").Inc()
 		m.destroyedRows.Add(float64(e.Rows))
 	}

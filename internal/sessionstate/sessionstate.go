@@ -1,12 +1,16 @@
-// Package sessionstate lets the middleware packages of this module ask a
-// session what only package session knows (whether it changed since it was
-// loaded, whether opening it refreshed its idle deadline) without that
-// becoming public API. Package session sets the functions in its init;
+// Package sessionstate lets the other packages of this module reach what
+// only package session knows without it becoming public API: the
+// middleware asks a session whether it changed since it was loaded and
+// whether opening it refreshed its idle deadline; the test kit makes the
+// options that are test knobs, not production settings. Package session sets the functions in its init;
 // their arguments are a *session.Container[T] and a *session.Session[T] of
 // the same T.
 package sessionstate
 
-import "time"
+import (
+	"math/rand/v2"
+	"time"
+)
 
 var (
 	// Changed reports whether the session differs from what is stored (see
@@ -17,4 +21,11 @@ var (
 	Refreshed func(sess any) bool
 	// TTL returns how long the session has left by the container's clock.
 	TTL func(container, sess any) time.Duration
+)
+
+// Test knobs for package sessiontest; each returns a session.Option.
+var (
+	WithClock            func(now func() time.Time) any
+	WithCleanupRand      func(src rand.Source) any
+	WithCleanupBatchSize func(n int) any
 )

@@ -54,7 +54,7 @@ func main() {
 	}
 	var took []time.Duration
 	start := time.Now()
-	total, err := repo.Cleanup(ctx, time.Now().UnixMilli(), repository.CleanupOptions{BatchSize: *batch,
+	total, err := repo.Cleanup(ctx, time.Now(), repository.CleanupOptions{BatchSize: *batch,
 		OnBatch: func(_ int64, d time.Duration) { took = append(took, d) }})
 	log.Printf("deleted %d in %v (%d batches), err %v", total, time.Since(start), len(took), err)
 	for i, d := range took {

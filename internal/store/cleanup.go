@@ -1,4 +1,4 @@
-package repository
+package store
 
 import (
 	"context"
@@ -27,7 +27,7 @@ const BatchSizeDefault = 1000
 
 // DeleteExpiredBatch deletes at most size rows whose expires_at is not after
 // now and reports how many it deleted. A live row is never deleted.
-func (r *Repository) DeleteExpiredBatch(ctx context.Context, now int64, size int) (int64, error) {
+func (r *Store) DeleteExpiredBatch(ctx context.Context, now int64, size int) (int64, error) {
 	if size < 1 {
 		size = BatchSizeDefault
 	}
@@ -40,7 +40,7 @@ func (r *Repository) DeleteExpiredBatch(ctx context.Context, now int64, size int
 // Cleanup deletes the rows expired at now in batches until a batch comes
 // back short, and reports how many rows it deleted in all, also when it
 // stops early on an error or a cancelled ctx.
-func (r *Repository) Cleanup(ctx context.Context, now int64, opts CleanupOptions) (int64, error) {
+func (r *Store) Cleanup(ctx context.Context, now int64, opts CleanupOptions) (int64, error) {
 	size := opts.BatchSize
 	if size < 1 {
 		size = BatchSizeDefault
@@ -74,7 +74,7 @@ func (r *Repository) Cleanup(ctx context.Context, now int64, opts CleanupOptions
 	}
 }
 
-func (r *Repository) batch(ctx context.Context, now int64, size int, timeout time.Duration) (int64, error) {
+func (r *Store) batch(ctx context.Context, now int64, size int, timeout time.Duration) (int64, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, timeout, ErrBatchTimeout)
@@ -89,4 +89,4 @@ func (r *Repository) batch(ctx context.Context, now int64, size int, timeout tim
 
 // ErrBatchTimeout is part of the error Cleanup returns when one batch took
 // longer than CleanupOptions.BatchTimeout.
-var ErrBatchTimeout = errors.New("repository: cleanup batch timed out")
+var ErrBatchTimeout = errors.New("cleanup batch timed out")

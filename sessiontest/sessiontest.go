@@ -1,0 +1,59 @@
+// Package sessiontest is the test kit for code that uses gormsession: a
+// container for a test in one call, a controllable clock, and the options
+// that are test knobs rather than production settings (a clock, the random
+// cleanup's source of randomness, the cleanup batch size).
+package sessiontest
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/gormsession/gormsession/internal/sessionstate"
+	"github.com/gormsession/gormsession/session"
+)
+
+// WithClock makes the container read the time from now instead of
+// time.Now, for every stored time and expiry check. Stored sessions can
+// also be aged with Container.AdjustTime. nil makes session.New fail.
+func WithClock(now func() time.Time) session.Option {
+	return sessionstate.WithClock(now).(session.Option)
+}
+
+// WithCleanupRand makes the random cleanup roll its dice with src, so a
+// test knows when it fires (rand.NewPCG(1, 2), say). The container
+// serialises its calls to src. nil makes session.New fail.
+func WithCleanupRand(src rand.Source) session.Option {
+	return sessionstate.WithCleanupRand(src).(session.Option)
+}
+
+// WithCleanupBatchSize sets how many rows one cleanup DELETE removes
+// (default 1000), so a test can watch a cleanup work in batches. It must be
+// 1 to 100000, or session.New fails.
+func WithCleanupBatchSize(n int) session.Option {
+	return sessionstate.WithCleanupBatchSize(n).(session.Option)
+}
+
+// Clock is a clock a test moves by hand, for WithClock. It is safe for
+// concurrent use. The zero value is not usable; call NewClock.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock that reads start until moved.
+func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+
+// Now returns the clock's time; pass c.Now to WithClock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock by d (back when d is negative).
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
