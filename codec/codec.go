@@ -1,6 +1,7 @@
 // Package codec turns session payloads into bytes and back. JSON is the
-// default; Gob is the standard library's gob encoding; Sealed wraps either in
-// AES-GCM authenticated encryption with key rotation.
+// default; Gob is the standard library's gob encoding. Encryption at rest is
+// not a codec: it is session.WithEncryption, which binds each sealed payload
+// to its row, so no wrapping can lose that binding.
 //
 // Decode errors never quote the payload: they say which codec failed and,
 // where it helps, where (a byte offset, a field name and Go type), and they

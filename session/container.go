@@ -14,6 +14,7 @@ import (
 	"github.com/gormsession/gormsession/codec"
 	"github.com/gormsession/gormsession/hooks"
 	"github.com/gormsession/gormsession/internal/redact"
+	"github.com/gormsession/gormsession/internal/seal"
 	"github.com/gormsession/gormsession/internal/store"
 	"github.com/gormsession/gormsession/internal/token"
 	"github.com/gormsession/gormsession/model"
@@ -27,10 +28,10 @@ type Container[T any] struct {
 	repo *store.Store
 	// close unregisters the random cleanup, once; shared by WithTx views.
 	close func()
-	// inner is the codec that turns T into bytes; seal/open, when the
-	// configured codec is a codec.Sealer, wrap those bytes for storage.
+	// inner is the codec that turns T into bytes; sealr, with
+	// WithEncryption, seals those bytes for storage, bound to the row id.
 	inner codec.Codec
-	sealr codec.Sealer
+	sealr *seal.Sealer
 }
 
 // New returns a Container for payloads of type T stored through db.
@@ -67,10 +68,7 @@ func New[T any](db *gorm.DB, opts ...Option) (*Container[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: new: %w", err)
 	}
-	c := &Container[T]{cfg: &cfg, repo: repo, inner: cfg.codec}
-	if s, ok := cfg.codec.(codec.Sealer); ok {
-		c.sealr, c.inner = s, s.Inner()
-	}
+	c := &Container[T]{cfg: &cfg, repo: repo, inner: cfg.codec, sealr: cfg.sealer}
 	p, err := hooks.Install(db)
 	if err != nil {
 		return nil, fmt.Errorf("session: new: install cleanup hook: %w", err)
@@ -380,9 +378,7 @@ func (c *Container[T]) encode(op string, s *Session[T], id string) (plain, store
 	}
 	stored = plain
 	if c.sealr != nil {
-		if stored, err = c.sealr.Seal(plain, []byte(id)); err != nil {
-			return nil, nil, fmt.Errorf("session: %s: %w", op, err)
-		}
+		stored = c.sealr.Seal(plain, []byte(id))
 	}
 	if len(stored) > c.cfg.maxPayload {
 		return nil, nil, fmt.Errorf("session: %s: encoded payload of %d bytes exceeds %d: %w", op, len(stored), c.cfg.maxPayload, ErrTooLarge)

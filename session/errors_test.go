@@ -22,10 +22,12 @@ import (
 func TestCorruptRowsGiveTypedErrors(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		sealer, err := codec.Sealed(codec.JSON{}, bytes.Repeat([]byte{4}, 32))
-		require.NoError(t, err)
-		for name, cd := range map[string]codec.Codec{"json": codec.JSON{}, "gob": codec.Gob{}, "sealed": sealer} {
-			e := setup(t, db, session.WithCodec(cd), session.WithLogger(slog.New(slog.DiscardHandler)))
+		for name, opt := range map[string]session.Option{
+			"json":   session.WithCodec(codec.JSON{}),
+			"gob":    session.WithCodec(codec.Gob{}),
+			"sealed": session.WithEncryption(bytes.Repeat([]byte{4}, 32)),
+		} {
+			e := setup(t, db, opt, session.WithLogger(slog.New(slog.DiscardHandler)))
 			ctx := context.Background()
 			good, _ := e.c.Open(ctx, "")
 			good.Data.Items = []string{"keep"}

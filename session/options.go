@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gormsession/gormsession/codec"
+	"github.com/gormsession/gormsession/internal/seal"
 	"github.com/gormsession/gormsession/internal/store"
 	"github.com/gormsession/gormsession/model"
 )
@@ -35,6 +36,7 @@ type config struct {
 	cleanupTimeout time.Duration
 	cleanupRand    rand.Source
 	codec          codec.Codec
+	sealer         *seal.Sealer
 	now            func() time.Time
 	maxPayload     int
 	logger         *slog.Logger
@@ -144,8 +146,8 @@ func WithCleanupTimeout(d time.Duration) Option {
 	}
 }
 
-// WithCodec sets how payloads are encoded. Default codec.JSON{}. Wrap a
-// codec with codec.Sealed to encrypt payloads at rest. nil is an error.
+// WithCodec sets how payloads are encoded. Default codec.JSON{}. nil is an
+// error. To encrypt payloads at rest, add WithEncryption.
 func WithCodec(cd codec.Codec) Option {
 	return func(c *config) {
 		if cd == nil {
@@ -153,6 +155,28 @@ func WithCodec(cd codec.Codec) Option {
 			return
 		}
 		c.codec = cd
+	}
+}
+
+// WithEncryption encrypts every stored payload with AES-GCM, after the
+// codec and bound to the id of its row: a payload copied into another
+// session's row does not open there, and tampering, truncation or an
+// unknown key make the row undecodable (Open starts a fresh session, Load
+// returns ErrCorrupt). It seals with keys[0] and opens with whichever key
+// fits, so rotate a key by putting the new one first and keeping the old
+// ones until every session sealed with them has expired. Each key is 16, 24
+// or 32 bytes (AES-128, -192, -256) and is copied; no key, or a key of
+// another length, is an error that names the key by position, never its
+// bytes. Default: no encryption. Sealing adds 29 bytes per payload, counted
+// by WithMaxPayloadSize.
+func WithEncryption(keys ...[]byte) Option {
+	return func(c *config) {
+		s, err := seal.New(keys...)
+		if err != nil {
+			c.fail("WithEncryption", "%v", err)
+			return
+		}
+		c.sealer = s
 	}
 }
 

@@ -138,9 +138,9 @@ func TestReliabilityDestroyVersusSaveNeverResurrects(t *testing.T) {
 // TestReliabilityDestroyRaceReturnsNoDeadlock runs the same races and
 // requires that Destroy, Save and Update each return nil or the documented
 // ErrNotFound/ErrConflict, never a deadlock: a logout that fails because a
-// request saved at the same moment leaves the session alive. (Before
-// commit 49dffa0 it failed on MariaDB: InnoDB reported deadlocks, error
-// 1213, between these single-row statements, which were not retried.)
+// request saved at the same moment leaves the session alive. On MariaDB,
+// InnoDB can report deadlocks (error 1213) between these single-row
+// statements; they must be retried, not returned.
 func TestReliabilityDestroyRaceReturnsNoDeadlock(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {

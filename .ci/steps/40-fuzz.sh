@@ -11,7 +11,7 @@ targets=(
 	"./internal/token FuzzParse"
 	"./codec FuzzJSONDecode"
 	"./codec FuzzGobDecode"
-	"./codec FuzzSealedDecode"
+	"./internal/seal FuzzOpen"
 	"./session FuzzOpen"
 )
 for t in "${targets[@]}"; do
