@@ -431,12 +431,15 @@ func TestDestroySubjectAndOthers(t *testing.T) {
 		require.Len(t, list, 1)
 		require.Equal(t, bySubject["user:2"][0].Handle(), list[0].Handle)
 
-		ok, err := e.c.DestroyHandle(ctx, "user:10", bySubject["user:1"][0].Handle())
+		u10 := bySubject["user:10"]
+		n, err = e.c.DestroyOthers(ctx, u10[0], bySubject["user:1"][0].Handle(), u10[0].Handle())
 		require.NoError(t, err)
-		require.False(t, ok, "a handle of another subject must not match")
-		ok, err = e.c.DestroyHandle(ctx, "user:10", bySubject["user:10"][1].Handle())
+		require.Zero(t, n, "a handle of another subject, or of current itself, must not match")
+		n, err = e.c.DestroyOthers(ctx, u10[0], u10[1].Handle(), "not-a-handle")
 		require.NoError(t, err)
-		require.True(t, ok)
+		require.EqualValues(t, 1, n)
+		_, err = e.c.DestroyOthers(ctx, bySubject[""][0])
+		require.ErrorIs(t, err, session.ErrInvalidSubject, "an anonymous session has no others")
 
 		n, err = e.c.DestroySubject(ctx, "user:1")
 		require.NoError(t, err)

@@ -37,7 +37,7 @@ var (
 
 	// ErrInvalidSubject: a subject that is not valid UTF-8 or holds a NUL
 	// byte (Save, Renew, and the lookups by subject), or an empty subject
-	// given to DestroySubject, DestroyOthers, List or DestroyHandle, where it
+	// given to DestroySubject or List, where it
 	// would match every anonymous session. Nothing reached the database.
 	ErrInvalidSubject = errors.New("invalid subject")
 

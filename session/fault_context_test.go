@@ -39,7 +39,7 @@ func everyCall(t *testing.T, e env, tok string) []call {
 		s.Data.Count = 99
 		return s
 	}
-	saveCopy, renewCopy, destroyCopy, othersCopy := load(), load(), load(), load()
+	saveCopy, renewCopy, destroyCopy, othersCopy, handleCopy := load(), load(), load(), load(), load()
 	fresh, err := e.c.Open(ctx, "")
 	require.NoError(t, err)
 	fresh.Data.Count = 1
@@ -48,8 +48,8 @@ func everyCall(t *testing.T, e env, tok string) []call {
 		{"Load", false, func(ctx context.Context) error { _, err := e.c.Load(ctx, tok); return err }},
 		{"Exists", false, func(ctx context.Context) error { _, err := e.c.Exists(ctx, tok); return err }},
 		{"List", false, func(ctx context.Context) error { _, err := e.c.List(ctx, "user:1"); return err }},
-		{"DestroyHandle", false, func(ctx context.Context) error {
-			_, err := e.c.DestroyHandle(ctx, "user:1", "0000")
+		{"DestroyOthers(handle)", false, func(ctx context.Context) error {
+			_, err := e.c.DestroyOthers(ctx, handleCopy, "0000")
 			return err
 		}},
 		{"Save(loaded)", true, func(ctx context.Context) error { return e.c.Save(ctx, saveCopy) }},

@@ -61,10 +61,6 @@ func (s *Session[T]) SetSubject(subject string) { s.subject = subject }
 // when it was made).
 func (s *Session[T]) CreatedAt() time.Time { return time.UnixMilli(s.createdAt) }
 
-// LastSeen returns when the session was last saved or its idle deadline was
-// last refreshed.
-func (s *Session[T]) LastSeen() time.Time { return time.UnixMilli(s.updatedAt) }
-
 // ExpiresAt returns when the session expires unless it is active again:
 // the earlier of its absolute deadline and its idle deadline. For a new
 // session it is provisional until Save.
@@ -72,7 +68,7 @@ func (s *Session[T]) ExpiresAt() time.Time { return time.UnixMilli(s.expiresAt) 
 
 // Handle returns a short, stable reference to this session that is safe to
 // show to its owner and to put in a form (see Info.Handle and
-// Container.DestroyHandle). It cannot be turned back into the token or the
+// Container.DestroyOthers). It cannot be turned back into the token or the
 // stored id. It changes on Renew.
 func (s *Session[T]) Handle() string { return handleOf(s.id) }
 
@@ -83,7 +79,7 @@ func handleOf(id string) string {
 
 // Info describes one stored session without its payload, as List returns.
 type Info struct {
-	// Handle identifies the session to DestroyHandle; see Session.Handle.
+	// Handle identifies the session to DestroyOthers; see Session.Handle.
 	Handle    string
 	Subject   string
 	CreatedAt time.Time
