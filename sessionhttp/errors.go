@@ -1,34 +1,60 @@
 package sessionhttp
 
-import "errors"
+import (
+	"errors"
 
-// Errors of this package. Errors that come from the session store (a
-// database failure, session.ErrConflict, session.ErrNotFound, ...) are
-// wrapped as "sessionhttp: <operation>: ..." and still match their
-// sentinel with errors.Is. No error of this package carries a token, a
-// stored id or a payload.
+	"github.com/gormsession/gormsession/session"
+)
+
+// Errors of this package, matched with errors.Is. They are returned
+// wrapped with the package and the operation ("sessionhttp: renew:
+// response already started"). An error that comes from the store (a
+// database failure, session.ErrConflict, session.ErrNotFound, ...) keeps
+// the store's own message: Renew and Destroy return it as it is, and the
+// error handler gets it behind the phase that failed ("sessionhttp:
+// commit: " + the store's error), so it reads once. No error of this
+// package carries a token, a stored id or a payload.
 var (
-	// ErrNoSession: Renew or Destroy was called with a request that did not
-	// pass through Manager.Handler (or through the Handler of another
-	// Manager).
-	ErrNoSession = errors.New("sessionhttp: request has no session (is the handler wrapped by Manager.Handler?)")
+	// ErrNoSession: Update, Renew or Destroy got a request that did not
+	// pass through this Manager's Handler (another Manager's does not
+	// count). Nothing was done.
+	ErrNoSession = errors.New("request has no session (wrap the handler with Manager.Handler)")
 
 	// ErrResponseStarted: the response had already started (a status or a
 	// body byte was written, or it was flushed or hijacked), so no cookie
 	// can be sent any more. Renew returns it and does nothing. The error
-	// handler receives it, joined with the cause, when the session was
-	// changed after the response started and the change could not be kept
-	// (see Manager.Handler); the status of such a response can no longer be
-	// changed, so an error handler should only log it.
-	ErrResponseStarted = errors.New("sessionhttp: response already started")
+	// handler gets an error matching it, and the cause, when a change made
+	// after the response started could not be stored (see
+	// Manager.Handler); the status can no longer change then, so an error
+	// handler should only log it.
+	ErrResponseStarted = errors.New("response already started")
 
-	// ErrAborted is what the wrapped ResponseWriter's Write returns after
-	// saving the session failed and the error handler answered the request
-	// instead of the handler.
-	ErrAborted = errors.New("sessionhttp: response replaced by the error handler")
-
-	// ErrInvalidOption is matched by Manager.Err when an option has a bad
-	// value; its message names the option. A Manager with a bad option
-	// answers every request through the error handler with this error.
-	ErrInvalidOption = errors.New("sessionhttp: invalid option")
+	// ErrInvalidOption: New got a bad option or a nil container. The
+	// message names each problem, and New returns no Manager.
+	ErrInvalidOption = errors.New("invalid option")
 )
+
+// errAborted is what the wrapped ResponseWriter's writes return once the
+// commit failed and the error handler answered instead of the handler.
+var errAborted = errors.New("sessionhttp: response replaced by the error handler")
+
+// lateError reports a change made after the response started that could
+// not be stored: it matches ErrResponseStarted and the cause.
+type lateError struct{ err error }
+
+func (e *lateError) Error() string {
+	return "sessionhttp: commit after the response started: " + e.err.Error()
+}
+
+func (e *lateError) Unwrap() []error { return []error{ErrResponseStarted, e.err} }
+
+// replayError reports a remembered Update function that failed when it was
+// re-applied to the stored session after a conflict: it matches the
+// function's error and session.ErrConflict.
+type replayError struct{ err error }
+
+func (e *replayError) Error() string {
+	return "an update failed when re-applied after a conflict: " + e.err.Error()
+}
+
+func (e *replayError) Unwrap() []error { return []error{e.err, session.ErrConflict} }

@@ -1,6 +1,7 @@
 package sessionhttp_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -9,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -42,15 +42,18 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	m := sessionhttp.New(visits)
-	if err := m.Err(); err != nil {
-		log.Fatal(err)
+	m, err := sessionhttp.New(visits)
+	if err != nil {
+		log.Fatal(err) // a bad option or a nil container
 	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Update(r, func(v *Visits) error { v.Count++; return nil }); err != nil {
+			http.Error(w, "no session", http.StatusInternalServerError)
+			return
+		}
 		s, _ := m.Session(r)
-		s.Data.Count++
 		fmt.Fprintf(w, "visit number %d", s.Data.Count)
 	})
 	mux.HandleFunc("GET /about", func(w http.ResponseWriter, r *http.Request) {
@@ -84,29 +87,65 @@ func Example() {
 	//         cookie __Host-session: HttpOnly=true Secure=true SameSite=Lax:true Path=/
 }
 
-// Cart items added by two requests of one session at once are both kept:
-// the request that loses the race merges its items into the stored cart
-// instead of being answered 409 Conflict.
-func ExampleWithMerge() {
-	newManager := func(carts *session.Container[Cart]) *sessionhttp.Manager[Cart] {
-		return sessionhttp.New(carts, sessionhttp.WithMerge(func(stored, mine *Cart) error {
-			for _, it := range mine.Items {
-				if !slices.Contains(stored.Items, it) {
-					stored.Items = append(stored.Items, it)
+// An "add to cart" handler. Update changes the session's cart right away
+// and remembers the change: if another request of the same session (a
+// double click, a second tab) saved the cart first, the Manager applies
+// the change again to the stored cart instead of answering 409 Conflict,
+// so both items are kept.
+func ExampleManager_Update() {
+	addToCart := func(m *sessionhttp.Manager[Cart]) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			item := r.FormValue("item")
+			err := m.Update(r, func(c *Cart) error {
+				if len(c.Items) >= 50 {
+					return errors.New("the cart is full")
 				}
+				c.Items = append(c.Items, item)
+				return nil
+			})
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+				return
 			}
-			return nil
-		}))
+			http.Redirect(w, r, "/cart", http.StatusSeeOther)
+		}
 	}
-	_ = newManager
+	_ = addToCart
 }
 
-// Serving plain http on localhost during development takes one option; the
-// cookie is then named "session", because browsers refuse a "__Host-"
-// cookie that is not Secure.
-func ExampleWithSecure() {
-	dev := func(visits *session.Container[Visits]) *sessionhttp.Manager[Visits] {
-		return sessionhttp.New(visits, sessionhttp.WithSecure(false))
+// Serving plain http on localhost during development takes a cookie
+// without the "__Host-" prefix and without Secure, because browsers refuse
+// a "__Host-" cookie that is not Secure. New refuses the combination
+// rather than renaming the cookie.
+func ExampleWithCookie() {
+	dev := func(visits *session.Container[Visits]) (*sessionhttp.Manager[Visits], error) {
+		return sessionhttp.New(visits, sessionhttp.WithCookie(http.Cookie{
+			Name:     "session",
+			Path:     "/",
+			HttpOnly: true,
+			SameSite: http.SameSiteLaxMode,
+		}))
 	}
 	_ = dev
+}
+
+// A login handler: set the subject, then Renew, so that the token the
+// browser held before the login is dead afterwards. If Renew fails,
+// nothing of this session is stored; end it with Destroy and answer 500.
+func ExampleManager_Renew() {
+	type Account struct{ UserID int }
+	login := func(m *sessionhttp.Manager[Account], userID int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			s, _ := m.Session(r)
+			s.Data.UserID = userID
+			s.SetSubject(fmt.Sprintf("user:%d", userID))
+			if err := m.Renew(r); err != nil {
+				_ = m.Destroy(r) // the browser starts over; the old token is dead
+				http.Error(w, "Sign-in failed, please try again.", http.StatusInternalServerError)
+				return
+			}
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+		}
+	}
+	_ = login
 }

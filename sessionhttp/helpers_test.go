@@ -26,7 +26,11 @@ import (
 type Cart struct {
 	Items []string `json:"items"`
 	Flash string   `json:"flash,omitempty"`
+	Count int      `json:"count,omitempty"`
 }
+
+// cookieName is the session cookie's default name.
+const cookieName = "__Host-session"
 
 // env is a TLS server running h under a Manager of Carts on a fresh table.
 type env struct {
@@ -49,8 +53,8 @@ func setup(t *testing.T, db *gorm.DB, mux func(m *sessionhttp.Manager[Cart]) htt
 	t.Cleanup(func() { hooks.Of(db).Wait() })
 	e := &env{db: db, table: table, c: c, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(e.logs, nil))
-	e.m = sessionhttp.New(c, append([]sessionhttp.Option{sessionhttp.WithLogger(logger)}, opts...)...)
-	require.NoError(t, e.m.Err())
+	e.m, err = sessionhttp.New(c, append([]sessionhttp.Option{sessionhttp.WithLogger(logger)}, opts...)...)
+	require.NoError(t, err)
 	e.ts = httptest.NewTLSServer(e.m.Handler(mux(e.m)))
 	t.Cleanup(e.ts.Close)
 	e.client = newClient(t, e.ts)
@@ -91,7 +95,7 @@ func (e *env) do(t *testing.T, cl *http.Client, method, path string) (*http.Resp
 func (e *env) token(cl *http.Client) string {
 	u, _ := url.Parse(e.ts.URL)
 	for _, c := range cl.Jar.Cookies(u) {
-		if c.Name == e.m.CookieName() {
+		if c.Name == cookieName {
 			return c.Value
 		}
 	}

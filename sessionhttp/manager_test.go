@@ -3,7 +3,6 @@ package sessionhttp_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,74 +74,154 @@ func TestCookieDefaults(t *testing.T) {
 	})
 }
 
-func TestCookieOptions(t *testing.T) {
+// TestCookieTemplate: WithCookie's template is used as given, on the
+// session cookie and on the one that expires it; its Value and Expires are
+// ignored and a negative MaxAge makes a browser-session cookie.
+func TestCookieTemplate(t *testing.T) {
 	t.Parallel()
 	db := testdb.Open(t, testdb.SQLite, nil)
-	e := setup(t, db, cartMux,
-		sessionhttp.WithSecure(false),
-		sessionhttp.WithSameSite(http.SameSiteStrictMode),
-		sessionhttp.WithPath("/"),
-		sessionhttp.WithDomain("example.test"),
-		sessionhttp.WithPersistent(false),
-	)
-	require.Equal(t, "session", e.m.CookieName())
+	e := setup(t, db, cartMux, sessionhttp.WithCookie(http.Cookie{
+		Name:     "session",
+		Value:    "ignored",
+		Path:     "/",
+		Domain:   "example.test",
+		Expires:  time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
+		MaxAge:   -1,
+		HttpOnly: true,
+		SameSite: http.SameSiteStrictMode,
+	}))
 	resp, _ := e.do(t, e.client, http.MethodPost, "/add?item=x")
 	c := sessionCookie(resp, "session")
-	require.NotNil(t, c)
+	require.NotNil(t, c, "Set-Cookie: %v", resp.Header.Values("Set-Cookie"))
+	require.Len(t, c.Value, 43, "the template's Value is ignored")
 	require.False(t, c.Secure)
 	require.True(t, c.HttpOnly)
 	require.Equal(t, http.SameSiteStrictMode, c.SameSite)
 	require.Equal(t, "example.test", c.Domain)
+	require.Equal(t, "/", c.Path)
 	require.Zero(t, c.MaxAge, "a browser-session cookie has no Max-Age")
+	require.True(t, c.Expires.IsZero(), "nor Expires")
+	require.Nil(t, sessionCookie(resp, cookieName), "no cookie under the default name")
 
-	named := sessionhttp.New(e.c, sessionhttp.WithCookieName("sid"), sessionhttp.WithHTTPOnly(false))
-	require.NoError(t, named.Err())
-	require.Equal(t, "sid", named.CookieName())
+	// The cookie that expires it at logout has the same attributes.
+	req := newRequest(t, http.MethodPost, e.ts.URL+"/logout")
+	req.AddCookie(&http.Cookie{Name: "session", Value: c.Value})
+	resp, err := e.ts.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	c = sessionCookie(resp, "session")
+	require.NotNil(t, c)
+	require.Empty(t, c.Value)
+	require.Less(t, c.MaxAge, 0, "Max-Age=0")
+	require.Equal(t, "example.test", c.Domain)
+	require.Equal(t, http.SameSiteStrictMode, c.SameSite)
+	require.True(t, c.HttpOnly)
+
+	// HttpOnly off, and another name.
+	other := setup(t, db, cartMux, sessionhttp.WithCookie(http.Cookie{Name: "sid", Path: "/", Secure: true}))
+	resp, _ = other.do(t, other.client, http.MethodPost, "/add?item=x")
+	c = sessionCookie(resp, "sid")
+	require.NotNil(t, c)
+	require.False(t, c.HttpOnly)
+	require.True(t, c.Secure)
+	require.Equal(t, http.SameSite(0), c.SameSite, "SameSite left out")
+	require.Positive(t, c.MaxAge, "MaxAge 0 in the template: Max-Age follows the session")
 }
 
-func TestInvalidOptions(t *testing.T) {
+// TestCookieTemplatePartitioned: a Partitioned (CHIPS) cookie stays
+// Partitioned, also when it is expired.
+func TestCookieTemplatePartitioned(t *testing.T) {
+	t.Parallel()
+	db := testdb.Open(t, testdb.SQLite, nil)
+	e := setup(t, db, cartMux, sessionhttp.WithCookie(http.Cookie{
+		Name: "__Host-embedded", Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteNoneMode, Partitioned: true,
+	}))
+	resp, _ := e.do(t, e.client, http.MethodPost, "/add?item=x")
+	raw := resp.Header.Get("Set-Cookie")
+	require.True(t, strings.HasPrefix(raw, "__Host-embedded="), raw)
+	require.Contains(t, raw, "; Partitioned")
+	require.Contains(t, raw, "; SameSite=None")
+	require.Contains(t, raw, "; Secure")
+	require.Contains(t, raw, "; Max-Age=")
+	c := sessionCookie(resp, "__Host-embedded")
+	require.NotNil(t, c)
+
+	req := newRequest(t, http.MethodPost, e.ts.URL+"/logout")
+	req.AddCookie(&http.Cookie{Name: "__Host-embedded", Value: c.Value})
+	resp, err := e.ts.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	raw = resp.Header.Get("Set-Cookie")
+	require.True(t, strings.HasPrefix(raw, "__Host-embedded=;"), raw)
+	require.Contains(t, raw, "; Max-Age=0")
+	require.Contains(t, raw, "; Partitioned")
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
 	t.Parallel()
 	db := testdb.Open(t, testdb.SQLite, nil)
 	c, err := session.New[Cart](db, session.WithTable(testdb.Table(t, db)), session.WithCleanupFrequency(0))
 	require.NoError(t, err)
 	t.Cleanup(func() { hooks.Of(db).Wait() })
 
+	base := http.Cookie{Name: "sid", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	with := func(change func(*http.Cookie)) []sessionhttp.Option {
+		ck := base
+		change(&ck)
+		return []sessionhttp.Option{sessionhttp.WithCookie(ck)}
+	}
 	cases := []struct {
 		name   string
 		c      *session.Container[Cart]
 		opts   []sessionhttp.Option
-		naming string
+		naming []string
 	}{
-		{"empty name", c, []sessionhttp.Option{sessionhttp.WithCookieName("")}, "WithCookieName"},
-		{"name with space", c, []sessionhttp.Option{sessionhttp.WithCookieName("a b")}, "WithCookieName"},
-		{"host prefix with domain", c, []sessionhttp.Option{sessionhttp.WithCookieName("__Host-x"), sessionhttp.WithDomain("example.test")}, "WithCookieName"},
-		{"host prefix not secure", c, []sessionhttp.Option{sessionhttp.WithCookieName("__Host-x"), sessionhttp.WithSecure(false)}, "WithCookieName"},
-		{"secure prefix not secure", c, []sessionhttp.Option{sessionhttp.WithCookieName("__Secure-x"), sessionhttp.WithSecure(false)}, "WithCookieName"},
-		{"relative path", c, []sessionhttp.Option{sessionhttp.WithPath("app")}, "WithPath"},
-		{"empty domain", c, []sessionhttp.Option{sessionhttp.WithDomain("")}, "WithDomain"},
-		{"none without secure", c, []sessionhttp.Option{sessionhttp.WithSameSite(http.SameSiteNoneMode), sessionhttp.WithSecure(false)}, "WithSameSite"},
-		{"unknown same site", c, []sessionhttp.Option{sessionhttp.WithSameSite(http.SameSite(9))}, "WithSameSite"},
-		{"nil error handler", c, []sessionhttp.Option{sessionhttp.WithErrorHandler(nil)}, "WithErrorHandler"},
-		{"nil logger", c, []sessionhttp.Option{sessionhttp.WithLogger(nil)}, "WithLogger"},
-		{"nil merge", c, []sessionhttp.Option{sessionhttp.WithMerge[Cart](nil)}, "WithMerge"},
-		{"merge of another type", c, []sessionhttp.Option{sessionhttp.WithMerge(func(stored, mine *string) error { return nil })}, "WithMerge"},
-		{"nil container", nil, nil, "container"},
+		{"empty name", c, with(func(ck *http.Cookie) { ck.Name = "" }), []string{"WithCookie", "name"}},
+		{"name with space", c, with(func(ck *http.Cookie) { ck.Name = "a b" }), []string{"WithCookie", `name "a b"`}},
+		{"name with separator", c, with(func(ck *http.Cookie) { ck.Name = "a;b" }), []string{"WithCookie", "name"}},
+		{"host prefix not secure", c, with(func(ck *http.Cookie) { ck.Name, ck.Secure = "__Host-x", false }), []string{"WithCookie", "__Host-", "Secure"}},
+		{"host prefix with domain", c, with(func(ck *http.Cookie) { ck.Name, ck.Domain = "__Host-x", "example.test" }), []string{"WithCookie", "__Host-", "Domain"}},
+		{"host prefix with path", c, with(func(ck *http.Cookie) { ck.Name, ck.Path = "__Host-x", "/app" }), []string{"WithCookie", "__Host-", "Path"}},
+		{"host prefix in lower case", c, with(func(ck *http.Cookie) { ck.Name, ck.Secure = "__host-x", false }), []string{"WithCookie", "__host-"}},
+		{"secure prefix not secure", c, with(func(ck *http.Cookie) { ck.Name, ck.Secure = "__Secure-x", false }), []string{"WithCookie", "__Secure-", "Secure"}},
+		{"empty path", c, with(func(ck *http.Cookie) { ck.Path = "" }), []string{"WithCookie", "Path"}},
+		{"relative path", c, with(func(ck *http.Cookie) { ck.Path = "app" }), []string{"WithCookie", `Path "app"`}},
+		{"path with semicolon", c, with(func(ck *http.Cookie) { ck.Path = "/a;b" }), []string{"WithCookie", "Path"}},
+		{"bad domain", c, with(func(ck *http.Cookie) { ck.Domain = "exa mple" }), []string{"WithCookie", "Domain"}},
+		{"none without secure", c, with(func(ck *http.Cookie) { ck.SameSite, ck.Secure = http.SameSiteNoneMode, false }), []string{"WithCookie", "SameSite=None"}},
+		{"unknown same site", c, with(func(ck *http.Cookie) { ck.SameSite = http.SameSite(9) }), []string{"WithCookie", "SameSite mode 9"}},
+		{"partitioned without secure", c, with(func(ck *http.Cookie) { ck.Partitioned, ck.Secure = true, false }), []string{"WithCookie", "Partitioned"}},
+		{"positive max age", c, with(func(ck *http.Cookie) { ck.MaxAge = 3600 }), []string{"WithCookie", "MaxAge"}},
+		{"nil error handler", c, []sessionhttp.Option{sessionhttp.WithErrorHandler(nil)}, []string{"WithErrorHandler"}},
+		{"nil logger", c, []sessionhttp.Option{sessionhttp.WithLogger(nil)}, []string{"WithLogger"}},
+		{"nil option", c, []sessionhttp.Option{sessionhttp.WithLogger(slog.Default()), nil}, []string{"option 2 is nil"}},
+		{"nil container", nil, nil, []string{"container"}},
+		{"two problems", c, append(with(func(ck *http.Cookie) { ck.Name = "__Host-x"; ck.Secure = false }), sessionhttp.WithLogger(nil)), []string{"__Host-", "WithLogger"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m := sessionhttp.New(tc.c, tc.opts...)
-			require.ErrorIs(t, m.Err(), sessionhttp.ErrInvalidOption)
-			require.Contains(t, m.Err().Error(), tc.naming)
-
-			// Such a Manager answers every request with the error handler.
-			rec := newRecorder()
-			called := false
-			m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true })).
-				ServeHTTP(rec, newRequest(t, "GET", "/"))
-			require.False(t, called)
-			require.Equal(t, http.StatusInternalServerError, rec.Code)
+			m, err := sessionhttp.New(tc.c, tc.opts...)
+			require.Nil(t, m)
+			require.ErrorIs(t, err, sessionhttp.ErrInvalidOption)
+			require.True(t, strings.HasPrefix(err.Error(), "sessionhttp: invalid option: "), err.Error())
+			require.Equal(t, 1, strings.Count(err.Error(), "sessionhttp"), "the error reads once: %s", err)
+			for _, want := range tc.naming {
+				require.Contains(t, err.Error(), want)
+			}
 		})
+	}
+
+	// Templates that are fine as given: nothing is renamed or adjusted.
+	for _, ck := range []http.Cookie{
+		{Name: "__Host-a", Path: "/", Secure: true},
+		{Name: "__Secure-a", Path: "/shop", Domain: "example.test", Secure: true, SameSite: http.SameSiteNoneMode},
+		{Name: "a", Path: "/", SameSite: http.SameSiteDefaultMode, MaxAge: -1},
+	} {
+		m, err := sessionhttp.New(c, sessionhttp.WithCookie(ck))
+		require.NoError(t, err, "%+v", ck)
+		require.NotNil(t, m)
 	}
 }
 
@@ -366,198 +444,6 @@ func TestReadFromAndVaryMerging(t *testing.T) {
 	require.Equal(t, "private, no-store", resp.Header.Get("Cache-Control"), "the handler's Cache-Control wins")
 }
 
-// barrier makes n requests wait for each other inside the handler, so that
-// all of them loaded the same stored version before any saves.
-func barrier(n int) func() {
-	var wg sync.WaitGroup
-	wg.Add(n)
-	return func() {
-		wg.Done()
-		wg.Wait()
-	}
-}
-
-// concurrentAdds sends two POST /add-sync requests of one session at once
-// and returns their status codes and bodies.
-func concurrentAdds(t *testing.T, e *env) ([2]int, [2]string) {
-	t.Helper()
-	var codes [2]int
-	var bodies [2]string
-	var wg sync.WaitGroup
-	for i, item := range []string{"pear", "plum"} {
-		wg.Go(func() {
-			req, err := http.NewRequest(http.MethodPost, e.ts.URL+"/add-sync?item="+item, nil)
-			if err != nil {
-				return
-			}
-			resp, err := e.client.Do(req)
-			if err != nil {
-				return
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			codes[i], bodies[i] = resp.StatusCode, string(b)
-		})
-	}
-	wg.Wait()
-	return codes, bodies
-}
-
-func syncMux(wait func()) func(m *sessionhttp.Manager[Cart]) http.Handler {
-	return func(m *sessionhttp.Manager[Cart]) http.Handler {
-		mux := http.NewServeMux()
-		mux.Handle("/", cartMux(m))
-		mux.HandleFunc("POST /add-sync", func(w http.ResponseWriter, r *http.Request) {
-			s, _ := m.Session(r)
-			wait()
-			s.Data.Items = append(s.Data.Items, r.URL.Query().Get("item"))
-			w.Header().Set("X-Handler", "yes")
-			io.WriteString(w, "added")
-		})
-		return mux
-	}
-}
-
-func TestConcurrentRequestsConflictIsReported(t *testing.T) {
-	t.Parallel()
-	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		e := setup(t, db, syncMux(barrier(2)))
-		e.do(t, e.client, http.MethodPost, "/add?item=apple")
-		tok := e.token(e.client)
-
-		codes, bodies := concurrentAdds(t, e)
-		won := 0
-		if codes[1] == http.StatusOK {
-			won = 1
-		}
-		lost := 1 - won
-		require.Equal(t, http.StatusOK, codes[won], "bodies %q", bodies)
-		require.Equal(t, "added", bodies[won])
-		require.Equal(t, http.StatusConflict, codes[lost], "the losing write is refused, not dropped")
-		require.Equal(t, "Conflict\n", bodies[lost], "no detail reaches the client")
-
-		items := e.stored(t, tok).Items
-		require.Len(t, items, 2)
-		require.Equal(t, "apple", items[0])
-		require.Equal(t, []string{"pear", "plum"}[won], items[1])
-		logs := e.logs.String()
-		require.Contains(t, logs, "conflict")
-		require.NotContains(t, logs, tok)
-	})
-}
-
-func TestConcurrentRequestsMerge(t *testing.T) {
-	t.Parallel()
-	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		var merges atomic.Int32
-		e := setup(t, db, syncMux(barrier(2)), sessionhttp.WithMerge(func(stored, mine *Cart) error {
-			merges.Add(1) // only the losing request merges
-			for _, it := range mine.Items {
-				if !slices.Contains(stored.Items, it) {
-					stored.Items = append(stored.Items, it)
-				}
-			}
-			return nil
-		}))
-		e.do(t, e.client, http.MethodPost, "/add?item=apple")
-		tok := e.token(e.client)
-
-		codes, bodies := concurrentAdds(t, e)
-		require.Equal(t, [2]int{http.StatusOK, http.StatusOK}, codes, "bodies %q", bodies)
-		require.EqualValues(t, 1, merges.Load())
-		items := e.stored(t, tok).Items
-		require.ElementsMatch(t, []string{"apple", "pear", "plum"}, items, "no write is lost")
-		require.Equal(t, "apple", items[0])
-	})
-}
-
-func TestMergeErrorGoesToErrorHandler(t *testing.T) {
-	t.Parallel()
-	db := testdb.Open(t, testdb.SQLite, nil)
-	refuse := errors.New("cannot merge carts")
-	var got []error
-	var mu sync.Mutex
-	e := setup(t, db, syncMux(barrier(2)),
-		sessionhttp.WithMerge(func(stored, mine *Cart) error { return refuse }),
-		sessionhttp.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
-			mu.Lock()
-			got = append(got, err)
-			mu.Unlock()
-			http.Error(w, "try again", http.StatusTeapot)
-		}))
-	e.do(t, e.client, http.MethodPost, "/add?item=apple")
-	codes, bodies := concurrentAdds(t, e)
-	require.ElementsMatch(t, []int{http.StatusOK, http.StatusTeapot}, codes[:], "bodies %q", bodies)
-	require.ElementsMatch(t, []string{"added", "try again\n"}, bodies[:], "the handler's response is replaced")
-	mu.Lock()
-	defer mu.Unlock()
-	require.Len(t, got, 1)
-	require.ErrorIs(t, got[0], refuse)
-}
-
-func TestRenewConflictPolicy(t *testing.T) {
-	t.Parallel()
-	for _, merge := range []bool{false, true} {
-		t.Run(map[bool]string{false: "report", true: "merge"}[merge], func(t *testing.T) {
-			t.Parallel()
-			db := testdb.Open(t, testdb.SQLite, nil)
-			var c *session.Container[Cart]
-			var renewErr error
-			var opts []sessionhttp.Option
-			if merge {
-				opts = append(opts, sessionhttp.WithMerge(func(stored, mine *Cart) error {
-					stored.Flash = mine.Flash
-					return nil
-				}))
-			}
-			e := setup(t, db, func(m *sessionhttp.Manager[Cart]) http.Handler {
-				mux := http.NewServeMux()
-				mux.Handle("/", cartMux(m))
-				mux.HandleFunc("POST /login-race", func(w http.ResponseWriter, r *http.Request) {
-					s, _ := m.Session(r)
-					s.SetSubject("user:7")
-					s.Data.Flash = "welcome"
-					// Another request of this session saves in between.
-					if _, err := c.Update(r.Context(), s.Token(), func(cart *Cart) error {
-						cart.Items = append(cart.Items, "pear")
-						return nil
-					}); err != nil {
-						http.Error(w, "update failed", http.StatusInternalServerError)
-						return
-					}
-					if renewErr = m.Renew(r); renewErr != nil {
-						http.Error(w, "renew failed", http.StatusConflict)
-						return
-					}
-					io.WriteString(w, "logged in")
-				})
-				return mux
-			}, opts...)
-			c = e.c
-			e.do(t, e.client, http.MethodPost, "/add?item=apple")
-			old := e.token(e.client)
-
-			resp, body := e.do(t, e.client, http.MethodPost, "/login-race")
-			if !merge {
-				require.Equal(t, http.StatusConflict, resp.StatusCode)
-				require.ErrorIs(t, renewErr, session.ErrConflict)
-				require.Equal(t, Cart{Items: []string{"apple", "pear"}}, e.stored(t, old), "nothing renewed, the other write kept")
-				return
-			}
-			require.Equal(t, "logged in", body)
-			now := e.token(e.client)
-			require.NotEqual(t, old, now)
-			s, err := e.c.Load(context.Background(), now)
-			require.NoError(t, err)
-			require.Equal(t, "user:7", s.Subject(), "the merge keeps this request's subject")
-			require.Equal(t, Cart{Items: []string{"apple", "pear"}, Flash: "welcome"}, s.Data)
-			alive, err := e.c.Exists(context.Background(), old)
-			require.NoError(t, err)
-			require.False(t, alive)
-		})
-	}
-}
-
 // downEnv is a Manager whose container's connection pool can be closed,
 // to play a database that went down.
 func downEnv(t *testing.T, d string, h func(m *sessionhttp.Manager[Cart]) http.Handler, opts ...sessionhttp.Option) (*env, func()) {
@@ -568,7 +454,8 @@ func downEnv(t *testing.T, d string, h func(m *sessionhttp.Manager[Cart]) http.H
 	c, err := session.New[Cart](db, session.WithTable(table), session.WithCleanupFrequency(0))
 	require.NoError(t, err)
 	e := &env{db: keeper, table: table, c: c, logs: &syncBuffer{}}
-	e.m = sessionhttp.New(c, opts...)
+	e.m, err = sessionhttp.New(c, opts...)
+	require.NoError(t, err)
 	e.ts = httptest.NewTLSServer(e.m.Handler(h(e.m)))
 	t.Cleanup(e.ts.Close)
 	e.client = newClient(t, e.ts)
@@ -598,8 +485,10 @@ func TestDatabaseDownOnOpen(t *testing.T) {
 		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 		require.Equal(t, "sessions unavailable\n", body, "the handler did not run")
 		require.Len(t, got, 1)
-		require.ErrorContains(t, got[0], "sessionhttp: open")
-		require.NotContains(t, got[0].Error(), tok)
+		msg := got[0].Error()
+		require.True(t, strings.HasPrefix(msg, "sessionhttp: start: session: "), "the phase, then the store's own error: %s", msg)
+		require.Equal(t, 1, strings.Count(msg, "sessionhttp"), "the error reads once: %s", msg)
+		require.NotContains(t, msg, tok)
 	})
 }
 
@@ -628,8 +517,10 @@ func TestDatabaseDownOnSaveDefaultHandler(t *testing.T) {
 		require.Equal(t, "Internal Server Error\n", body, "no details leak")
 		require.Empty(t, resp.Header.Get("X-Handler"), "the handler's response was replaced")
 		require.Empty(t, resp.Header.Values("Set-Cookie"))
-		require.ErrorIs(t, <-writeErr, sessionhttp.ErrAborted)
-		require.Contains(t, logs.String(), "sessionhttp: save")
+		require.ErrorContains(t, <-writeErr, "sessionhttp: response replaced by the error handler",
+			"the handler's writes fail once the error handler answered")
+		require.Contains(t, logs.String(), "sessionhttp: commit: session: ")
+		require.Equal(t, 1, strings.Count(logs.String(), "sessionhttp"), "the error reads once: %s", logs)
 	})
 }
 
@@ -647,6 +538,15 @@ func TestLateChanges(t *testing.T) {
 			io.WriteString(w, "body first")
 			s.Data.Items = append(s.Data.Items, "late")
 			renewErr = m.Renew(r)
+		})
+		mux.HandleFunc("POST /late-update", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "body first")
+			if err := m.Update(r, func(c *Cart) error {
+				c.Items = append(c.Items, "late update")
+				return nil
+			}); err != nil {
+				panic(err)
+			}
 		})
 		return mux
 	}, sessionhttp.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
@@ -676,6 +576,10 @@ func TestLateChanges(t *testing.T) {
 	e.do(t, e.client, http.MethodPost, "/late")
 	require.Equal(t, []string{"apple", "late"}, e.stored(t, tok).Items)
 	require.Len(t, errs(), 1)
+	e.do(t, e.client, http.MethodPost, "/late-update")
+	require.Equal(t, []string{"apple", "late", "late update"}, e.stored(t, tok).Items)
+	require.Len(t, errs(), 1)
+	require.EqualError(t, errs()[0], "sessionhttp: commit after the response started: the session's cookie could not be sent")
 }
 
 func TestWithoutHandler(t *testing.T) {
@@ -684,23 +588,39 @@ func TestWithoutHandler(t *testing.T) {
 	c, err := session.New[Cart](db, session.WithTable(testdb.Table(t, db)), session.WithCleanupFrequency(0))
 	require.NoError(t, err)
 	t.Cleanup(func() { hooks.Of(db).Wait() })
-	m := sessionhttp.New(c)
+	m, err := sessionhttp.New(c)
+	require.NoError(t, err)
 	r := newRequest(t, http.MethodGet, "/")
 	s, ok := m.Session(r)
 	require.False(t, ok)
 	require.Nil(t, s)
 	require.ErrorIs(t, m.Renew(r), sessionhttp.ErrNoSession)
 	require.ErrorIs(t, m.Destroy(r), sessionhttp.ErrNoSession)
+	called := false
+	err = m.Update(r, func(*Cart) error { called = true; return nil })
+	require.ErrorIs(t, err, sessionhttp.ErrNoSession)
+	require.False(t, called)
+	require.EqualError(t, m.Renew(r), "sessionhttp: renew: "+sessionhttp.ErrNoSession.Error())
 	_, ok = m.Session(nil)
 	require.False(t, ok)
 
 	// Two Managers do not see each other's sessions.
-	other := sessionhttp.New(c, sessionhttp.WithCookieName("other"))
+	other, err := sessionhttp.New(c, sessionhttp.WithCookie(http.Cookie{Name: "other", Path: "/"}))
+	require.NoError(t, err)
 	rec := newRecorder()
 	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, mine := m.Session(r)
 		_, theirs := other.Session(r)
 		if !mine || theirs {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})).ServeHTTP(rec, r)
+	require.Equal(t, http.StatusOK, rec.Code)
+
+	// A nil function is refused, inside Handler too.
+	rec = newRecorder()
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Update(r, nil); err == nil {
 			w.WriteHeader(http.StatusInternalServerError)
 		}
 	})).ServeHTTP(rec, r)

@@ -1,226 +1,173 @@
 package sessionhttp
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 )
 
-// Defaults of the options.
-const (
-	// CookieNameDefault is the cookie name when the cookie is Secure, has no
-	// Domain and has Path "/": the "__Host-" prefix makes browsers refuse
-	// the cookie unless it is exactly that, so a sibling subdomain or a
-	// plain-http page cannot plant or overwrite it.
-	CookieNameDefault = "__Host-session"
-	// CookieNameInsecureDefault is the cookie name otherwise (WithSecure(false),
-	// WithDomain or WithPath), where the "__Host-" prefix is not allowed.
-	CookieNameInsecureDefault = "session"
-	// PathDefault is the cookie's default Path.
-	PathDefault = "/"
-	// SameSiteDefault is the cookie's default SameSite attribute: Lax, sent
-	// on top-level navigations from other sites but not on their
-	// subrequests or cross-site POSTs (a first line against CSRF).
-	SameSiteDefault = http.SameSiteLaxMode
-	// MergeAttemptsDefault is how many times the merge conflict policy tries
-	// load-merge-save before it reports session.ErrConflict.
-	MergeAttemptsDefault = 16
-)
-
-// An Option configures New. Options are applied in order; a later one
-// wins. A bad value does not make New fail (its signature has no error):
-// it makes Manager.Err report ErrInvalidOption naming the option, and the
-// Manager answers every request through the error handler. Check Err once
-// at start-up.
+// An Option configures New. Options apply in order, and a later one of the
+// same kind wins. A bad value makes New fail with an error that matches
+// ErrInvalidOption and names the option; a nil Option is an error too.
 type Option func(*config)
 
-// ErrorHandler answers a request whose session could not be opened or
-// saved. err never carries a token, a stored id or a payload. See
-// WithErrorHandler.
-type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
-
 type config struct {
-	name     string // "" means the default for the other attributes
-	path     string
-	domain   string
-	secure   bool
-	httpOnly bool
-	sameSite http.SameSite
-	persist  bool
-	onError  ErrorHandler
-	logger   *slog.Logger
-	merge    any // func(stored, mine *T) error of the Manager's T
-	attempts int
-	errs     []error
+	cookie  http.Cookie
+	onError func(http.ResponseWriter, *http.Request, error)
+	logger  *slog.Logger
+	errs    []string
 }
 
 func defaults() config {
 	return config{
-		path:     PathDefault,
-		secure:   true,
-		httpOnly: true,
-		sameSite: SameSiteDefault,
-		persist:  true,
-		logger:   slog.Default(),
-		attempts: MergeAttemptsDefault,
+		cookie: http.Cookie{
+			Name:     "__Host-session",
+			Path:     "/",
+			Secure:   true,
+			HttpOnly: true,
+			SameSite: http.SameSiteLaxMode,
+		},
+		logger: slog.Default(),
 	}
 }
 
 func (c *config) fail(option, format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("sessionhttp: %s: %s", option, fmt.Sprintf(format, args...)))
+	c.errs = append(c.errs, option+": "+fmt.Sprintf(format, args...))
 }
 
-// cookieName returns the configured or the default cookie name.
-func (c *config) cookieName() string {
-	switch {
-	case c.name != "":
-		return c.name
-	case c.secure && c.domain == "" && c.path == "/":
-		return CookieNameDefault
-	default:
-		return CookieNameInsecureDefault
-	}
-}
-
-// check validates the combination of options once all are applied.
-func (c *config) check() error {
-	name := c.cookieName()
-	if strings.HasPrefix(name, "__Host-") && (!c.secure || c.domain != "" || c.path != "/") {
-		c.fail("WithCookieName", "a __Host- cookie must be Secure, have no Domain and Path \"/\"")
-	}
-	if strings.HasPrefix(name, "__Secure-") && !c.secure {
-		c.fail("WithCookieName", "a __Secure- cookie must be Secure")
-	}
-	if c.sameSite == http.SameSiteNoneMode && !c.secure {
-		c.fail("WithSameSite", "SameSite=None requires a Secure cookie")
-	}
+// err returns nil or one error matching ErrInvalidOption that lists every
+// problem found.
+func (c *config) err() error {
 	if len(c.errs) == 0 {
 		return nil
 	}
-	return errors.Join(append([]error{ErrInvalidOption}, c.errs...)...)
+	return fmt.Errorf("sessionhttp: %w: %s", ErrInvalidOption, strings.Join(c.errs, "; "))
 }
 
-// validCookieString reports whether s is a valid cookie name (name true)
-// or attribute value: no control characters, spaces, ';' or ',', and for a
-// name none of the other separators of an HTTP token either.
-func validCookieString(s string, name bool) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if b <= ' ' || b >= 0x7f || b == ';' || b == ',' {
-			return false
-		}
-		if name && strings.IndexByte("()<>@:\\\"/[]?={}", b) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// WithCookieName sets the cookie's name. Default: CookieNameDefault
-// ("__Host-session") when the cookie is Secure, has no Domain and Path is
-// "/", else CookieNameInsecureDefault ("session"). The name must be an
-// HTTP token; a "__Host-" name requires Secure, no Domain and Path "/", a
-// "__Secure-" name requires Secure.
-func WithCookieName(name string) Option {
-	return func(c *config) {
-		if !validCookieString(name, true) {
-			c.fail("WithCookieName", "cookie name must be a non-empty HTTP token")
-			return
-		}
-		c.name = name
-	}
-}
-
-// WithPath sets the cookie's Path. Default PathDefault ("/"). It must start
-// with "/". A path other than "/" rules out the "__Host-" default name.
-func WithPath(path string) Option {
-	return func(c *config) {
-		if !strings.HasPrefix(path, "/") || !validCookieString(path, false) {
-			c.fail("WithPath", "path must start with \"/\" and contain no spaces, controls, ';' or ','")
-			return
-		}
-		c.path = path
-	}
-}
-
-// WithDomain sets the cookie's Domain, which also sends it to every
-// subdomain of domain. Default none: the cookie goes back only to the host
-// that set it, which is safer; set a Domain only to share sessions across
-// subdomains. A Domain rules out the "__Host-" default name.
-func WithDomain(domain string) Option {
-	return func(c *config) {
-		if !validCookieString(domain, false) {
-			c.fail("WithDomain", "domain must be a non-empty host name")
-			return
-		}
-		c.domain = domain
-	}
-}
-
-// WithSecure sets the cookie's Secure attribute: the browser sends a Secure
-// cookie over https only. Default true. WithSecure(false) is the one option
-// needed to serve plain http on localhost during development; it also
-// changes the default name to "session", because browsers reject a
-// "__Host-" cookie that is not Secure. Never turn it off in production.
-func WithSecure(secure bool) Option {
-	return func(c *config) { c.secure = secure }
-}
-
-// WithHTTPOnly sets the cookie's HttpOnly attribute, which hides the cookie
-// from JavaScript so a script injected into a page cannot read the token.
-// Default true.
-func WithHTTPOnly(httpOnly bool) Option {
-	return func(c *config) { c.httpOnly = httpOnly }
-}
-
-// WithSameSite sets the cookie's SameSite attribute. Default
-// SameSiteDefault (Lax). http.SameSiteStrictMode also withholds the cookie
-// on links from other sites; http.SameSiteNoneMode requires Secure;
-// http.SameSiteDefaultMode leaves the attribute out.
-func WithSameSite(mode http.SameSite) Option {
-	return func(c *config) {
-		if mode < http.SameSiteDefaultMode || mode > http.SameSiteNoneMode {
-			c.fail("WithSameSite", "unknown SameSite mode %d", int(mode))
-			return
-		}
-		c.sameSite = mode
-	}
-}
-
-// WithPersistent sets whether the cookie carries Max-Age. Default true: its
-// Max-Age follows the session's ExpiresAt, so the browser keeps it across
-// restarts until the session expires. false sends a browser-session cookie
-// (no Max-Age), which the browser drops when it closes; the stored session
-// still expires on its own schedule.
-func WithPersistent(persistent bool) Option {
-	return func(c *config) { c.persist = persistent }
-}
-
-// WithErrorHandler sets what answers a request when the session cannot be
-// opened or saved: a database failure, a conflict the conflict policy did
-// not resolve (err matches session.ErrConflict), a session that was
-// destroyed or renewed away by another request while this one ran
-// (session.ErrNotFound; it is never re-created), or a misconfigured Manager
-// (ErrInvalidOption). The handler's own response is then discarded: w is
-// the original ResponseWriter, with the headers as they were before the
-// wrapped handler ran.
+// WithCookie sets the session cookie's attributes from tmpl.
 //
-// When err matches ErrResponseStarted, the response was already under way
-// (see Manager.Handler) and only logging is still possible.
+// Without this option the cookie is
+//
+//	http.Cookie{Name: "__Host-session", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+//
+// with no Domain and a Max-Age that follows the session's expiry: the
+// "__Host-" prefix makes browsers accept it only over https, from the host
+// itself, for the whole site, so neither a sibling subdomain nor a
+// plain-http page can plant or overwrite it; HttpOnly hides it from
+// scripts; SameSite=Lax keeps it off cross-site subrequests and POSTs.
+//
+// tmpl is used as given, every field with its http.Cookie meaning: a field
+// left at its zero value is off (Secure false, HttpOnly false, SameSite
+// zero leaves the attribute out), nothing is filled in from the default.
+// Name, Path, Domain, Secure, HttpOnly, SameSite and Partitioned go on
+// every session cookie and on the one that expires it at Destroy. Value,
+// Expires, RawExpires, Raw, Unparsed and Quoted are ignored. MaxAge says
+// how long the browser keeps the cookie: 0 (the default) means a Max-Age
+// that follows the session's ExpiresAt, renewed whenever the session is
+// saved or its idle deadline moves; a negative MaxAge asks for a
+// browser-session cookie (no Max-Age and no Expires), which the browser
+// drops when it closes while the stored session still expires on its own
+// schedule. A positive MaxAge is an error: the session's lifetime is the
+// container's (session.WithLifetime, session.WithIdleTimeout).
+//
+// New fails, naming the problem, when the name is empty or not an HTTP
+// token; when Path does not start with "/" (an empty Path would scope the
+// cookie to the directory of whichever URL set it); when Domain or Path
+// holds characters a cookie attribute cannot carry; when SameSite is not
+// one of net/http's constants; when a "__Host-" name (any case) is not
+// Secure, has a Domain or a Path other than "/"; when a "__Secure-" name,
+// SameSite=None or Partitioned is not Secure; or when MaxAge is positive.
+// Names are never changed behind the caller's back.
+//
+// For plain http on localhost during development, drop the prefix and
+// Secure, for example
+//
+//	sessionhttp.WithCookie(http.Cookie{Name: "session", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+//
+// and never serve that to the internet.
+func WithCookie(tmpl http.Cookie) Option {
+	return func(c *config) {
+		c.cookie = http.Cookie{
+			Name:        tmpl.Name,
+			Path:        tmpl.Path,
+			Domain:      tmpl.Domain,
+			MaxAge:      tmpl.MaxAge,
+			Secure:      tmpl.Secure,
+			HttpOnly:    tmpl.HttpOnly,
+			SameSite:    tmpl.SameSite,
+			Partitioned: tmpl.Partitioned,
+		}
+	}
+}
+
+// checkCookie validates the cookie template once every option is applied.
+func (c *config) checkCookie() {
+	ck := c.cookie
+	const opt = "WithCookie"
+	nameOK := ck.Name != "" && (&http.Cookie{Name: ck.Name}).Valid() == nil
+	if !nameOK {
+		c.fail(opt, "name %q is not a non-empty HTTP token", ck.Name)
+	}
+	if !strings.HasPrefix(ck.Path, "/") {
+		c.fail(opt, "Path %q does not start with \"/\"", ck.Path)
+	} else if (&http.Cookie{Name: "x", Path: ck.Path}).Valid() != nil {
+		c.fail(opt, "Path %q holds a character a cookie cannot carry", ck.Path)
+	}
+	if ck.Domain != "" && (&http.Cookie{Name: "x", Domain: ck.Domain}).Valid() != nil {
+		c.fail(opt, "Domain %q is not a valid cookie domain", ck.Domain)
+	}
+	if ck.SameSite < 0 || ck.SameSite > http.SameSiteNoneMode {
+		c.fail(opt, "unknown SameSite mode %d", int(ck.SameSite))
+	}
+	if ck.MaxAge > 0 {
+		c.fail(opt, "MaxAge %d is positive; use 0 to follow the session's expiry or a negative value for a browser-session cookie", ck.MaxAge)
+	}
+	prefixed := func(p string) bool { return len(ck.Name) >= len(p) && strings.EqualFold(ck.Name[:len(p)], p) }
+	switch {
+	case nameOK && prefixed("__Host-"):
+		if !ck.Secure || ck.Domain != "" || ck.Path != "/" {
+			c.fail(opt, "a %q cookie must be Secure, have Path \"/\" and no Domain (browsers refuse it otherwise)", ck.Name[:len("__Host-")])
+		}
+	case nameOK && prefixed("__Secure-"):
+		if !ck.Secure {
+			c.fail(opt, "a %q cookie must be Secure (browsers refuse it otherwise)", ck.Name[:len("__Secure-")])
+		}
+	}
+	if ck.SameSite == http.SameSiteNoneMode && !ck.Secure {
+		c.fail(opt, "SameSite=None requires Secure")
+	}
+	if ck.Partitioned && !ck.Secure {
+		c.fail(opt, "Partitioned requires Secure")
+	}
+}
+
+// WithErrorHandler sets what answers a request when the Manager cannot do
+// its part: opening the session failed (a database error; the wrapped
+// handler did not run), or committing it before the response started
+// failed (a database error; a conflict the Manager did not resolve, which
+// matches session.ErrConflict; the session was destroyed or renewed away
+// by another request meanwhile, session.ErrNotFound, and is never
+// re-created). The wrapped handler's response is then discarded: h gets
+// the original ResponseWriter with the header as it was before the wrapped
+// handler ran, and the handler's later writes fail.
+//
+// When err matches ErrResponseStarted the response was already under way
+// (see Manager.Handler), its status can no longer change, and h should
+// only log.
+//
+// err never carries a token, a stored id or a payload. h is called on the
+// request's goroutine, possibly from inside the wrapped handler's Write,
+// and must be safe for concurrent use across requests.
 //
 // The default logs err at Error level (see WithLogger) and answers 409
 // Conflict for session.ErrConflict and session.ErrNotFound, 500 Internal
-// Server Error otherwise, with the bare status text as the body: no
-// detail reaches the client. nil is an error.
-func WithErrorHandler(h ErrorHandler) Option {
+// Server Error otherwise, with the bare status text as the body. nil is
+// an error.
+func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) Option {
 	return func(c *config) {
 		if h == nil {
-			c.fail("WithErrorHandler", "error handler must not be nil")
+			c.fail("WithErrorHandler", "handler is nil")
 			return
 		}
 		c.onError = h
@@ -228,43 +175,15 @@ func WithErrorHandler(h ErrorHandler) Option {
 }
 
 // WithLogger sets the logger of the default error handler. Default
-// slog.Default(). Lines carry the error and the request method, never a
-// token, a stored id or a payload. nil is an error.
+// slog.Default(). Its lines carry the error and the request method, never
+// a token, a stored id or a payload. It is unused when WithErrorHandler is
+// given. nil is an error.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l == nil {
-			c.fail("WithLogger", "logger must not be nil")
+			c.fail("WithLogger", "logger is nil")
 			return
 		}
 		c.logger = l
-	}
-}
-
-// WithMerge sets the conflict policy to merging, for sessions of type T.
-//
-// A conflict happens when two requests of one session run at once: both
-// load the same stored version, the first saves, and the second's save
-// finds the row changed (session.ErrConflict). By default the second
-// request is answered by the error handler (409 Conflict), so its change is
-// refused loudly rather than lost silently. With WithMerge, the Manager
-// instead loads the stored session again and calls merge(stored, mine):
-// stored holds what the other request saved, mine what this request wants
-// to save, and merge must change stored so it holds both (for example add
-// mine's new cart items to stored's). The result is saved, with this
-// request's subject if it changed one; losing yet another race repeats the
-// cycle, up to MergeAttemptsDefault times, after which the error handler
-// gets session.ErrConflict. merge may run more than once per request, must
-// only change stored, and may return an error to refuse the merge, which
-// goes to the error handler. Renew merges the same way.
-//
-// T must be the Manager's payload type; otherwise Manager.Err reports
-// ErrInvalidOption. nil is an error.
-func WithMerge[T any](merge func(stored, mine *T) error) Option {
-	return func(c *config) {
-		if merge == nil {
-			c.fail("WithMerge", "merge function must not be nil")
-			return
-		}
-		c.merge = merge
 	}
 }

@@ -117,7 +117,7 @@ func TestSecurityFailedRenewNeverSignsInPlantedToken(t *testing.T) {
 		for _, c := range resp.Cookies() {
 			require.NotEqual(t, planted, c.Value, "a Set-Cookie carries the planted token")
 		}
-		require.Nil(t, sessionCookie(resp, e.m.CookieName()), "Set-Cookie: %v", resp.Header.Values("Set-Cookie"))
+		require.Nil(t, sessionCookie(resp, cookieName), "Set-Cookie: %v", resp.Header.Values("Set-Cookie"))
 		require.Equal(t, planted, e.token(browser))
 
 		// The planted token is dead or still anonymous, never the victim.
@@ -165,7 +165,7 @@ func TestSecurityForgottenRenewMovesToNewToken(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Equal(t, "logged in", body)
 
-		c := sessionCookie(resp, e.m.CookieName())
+		c := sessionCookie(resp, cookieName)
 		require.NotNil(t, c, "Set-Cookie: %v", resp.Header.Values("Set-Cookie"))
 		require.NotEqual(t, planted, c.Value, "the session stayed on the planted token")
 		require.Positive(t, c.MaxAge)
@@ -198,7 +198,7 @@ func TestSecurityIdleRefreshResendsCookie(t *testing.T) {
 
 		resp, body := e.do(t, e.client, http.MethodPost, "/add?item=apple")
 		require.Equal(t, "items=apple", body)
-		c := sessionCookie(resp, e.m.CookieName())
+		c := sessionCookie(resp, cookieName)
 		require.NotNil(t, c)
 		require.Positive(t, c.MaxAge)
 		require.LessOrEqual(t, c.MaxAge, int(idle/time.Second))
@@ -214,7 +214,7 @@ func TestSecurityIdleRefreshResendsCookie(t *testing.T) {
 			resp, body := e.get(t, e.client, "/")
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 			require.Equal(t, "items=apple", body, "read %d saw a fresh session", i)
-			if c := sessionCookie(resp, e.m.CookieName()); c != nil {
+			if c := sessionCookie(resp, cookieName); c != nil {
 				require.Equal(t, tok, c.Value, "read %d: a read-only request changed the token", i)
 				require.Positive(t, c.MaxAge)
 				browserExpiry = now.Add(time.Duration(c.MaxAge) * time.Second)
@@ -366,8 +366,8 @@ func setupContainer[T any](t *testing.T, db *gorm.DB, mux func(m *sessionhttp.Ma
 	require.NoError(t, err)
 	t.Cleanup(func() { hooks.Of(db).Wait() })
 	e := &tenv[T]{db: db, table: table, c: c}
-	e.m = sessionhttp.New(c, sessionhttp.WithLogger(slog.New(slog.DiscardHandler)))
-	require.NoError(t, e.m.Err())
+	e.m, err = sessionhttp.New(c, sessionhttp.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
 	e.ts = httptest.NewTLSServer(e.m.Handler(mux(e.m)))
 	t.Cleanup(e.ts.Close)
 	e.client = newClient(t, e.ts)
@@ -394,7 +394,7 @@ func (e *tenv[T]) get(t *testing.T, cl *http.Client, path string) (*http.Respons
 func (e *tenv[T]) token(cl *http.Client) string {
 	u, _ := url.Parse(e.ts.URL)
 	for _, c := range cl.Jar.Cookies(u) {
-		if c.Name == e.m.CookieName() {
+		if c.Name == cookieName {
 			return c.Value
 		}
 	}
@@ -426,7 +426,7 @@ func concurrentGets[T any](e *tenv[T], cl *http.Client, path string, n int) (cod
 			b, err := io.ReadAll(resp.Body)
 			codes[i], bodies[i], errs[i] = resp.StatusCode, string(b), err
 			for _, c := range resp.Cookies() {
-				if c.Name == e.m.CookieName() {
+				if c.Name == cookieName {
 					cookies[i] = append(cookies[i], c.Value)
 				}
 			}
@@ -481,7 +481,7 @@ func plant(t *testing.T, e *env, cl *http.Client, tok string) {
 	t.Helper()
 	u, err := url.Parse(e.ts.URL)
 	require.NoError(t, err)
-	cl.Jar.SetCookies(u, []*http.Cookie{{Name: e.m.CookieName(), Value: tok, Path: "/", Secure: true}})
+	cl.Jar.SetCookies(u, []*http.Cookie{{Name: cookieName, Value: tok, Path: "/", Secure: true}})
 	require.Equal(t, tok, e.token(cl))
 }
 

@@ -29,10 +29,10 @@ func (w *responseWriter[T]) WriteHeader(code int) {
 }
 
 // Write commits the session, then writes p; after a failed commit it
-// writes nothing and returns ErrAborted.
+// writes nothing and returns errAborted.
 func (w *responseWriter[T]) Write(p []byte) (int, error) {
 	if !w.st.begin(w.ResponseWriter) {
-		return 0, ErrAborted
+		return 0, errAborted
 	}
 	return w.ResponseWriter.Write(p)
 }
@@ -41,7 +41,7 @@ func (w *responseWriter[T]) Write(p []byte) (int, error) {
 // underlying writer's ReadFrom (sendfile) when it has one.
 func (w *responseWriter[T]) ReadFrom(r io.Reader) (int64, error) {
 	if !w.st.begin(w.ResponseWriter) {
-		return 0, ErrAborted
+		return 0, errAborted
 	}
 	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
@@ -58,7 +58,7 @@ func (w *responseWriter[T]) FlushError() error {
 	ok := w.st.begin(w.ResponseWriter)
 	err := http.NewResponseController(w.ResponseWriter).Flush()
 	if !ok {
-		return ErrAborted
+		return errAborted
 	}
 	return err
 }
@@ -67,7 +67,7 @@ func (w *responseWriter[T]) FlushError() error {
 // is in the header map, but after a hijack writing it is up to the caller.
 func (w *responseWriter[T]) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if !w.st.begin(w.ResponseWriter) {
-		return nil, nil, ErrAborted
+		return nil, nil, errAborted
 	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
