@@ -68,6 +68,11 @@ func New[T any](db *gorm.DB, opts ...Option) (*Container[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: new: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := checkSQLite(ctx, quiet(db), cfg.logger, cfg.table); err != nil {
+		return nil, fmt.Errorf("session: new: %w", err)
+	}
 	c := &Container[T]{cfg: &cfg, repo: repo, inner: cfg.codec, sealr: cfg.sealer}
 	p, err := hooks.Install(db)
 	if err != nil {
@@ -91,8 +96,6 @@ func New[T any](db *gorm.DB, opts ...Option) (*Container[T], error) {
 	}
 	c.close = sync.OnceFunc(func() { p.Unregister(cfg.table) })
 	if cfg.autoMigrate {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
 		if err := repo.Migrate(ctx); err != nil {
 			c.close()
 			return nil, dbErr(ctx, "new: migrate", err)

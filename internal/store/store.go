@@ -355,18 +355,28 @@ const statementRetries = 4
 
 // retry reports whether a statement that failed with err may run again: it
 // was a deadlock or serialization victim (which the database rolled back
-// whole), it ran outside a transaction (inside one, the whole transaction
-// is lost and only its owner can redo it), and attempts remain. Before it
-// says yes it sleeps a short random time, growing with attempt, so that
-// the statements that collided do not collide again at once.
+// whole) or met a SQLite table lock, it ran outside a transaction (inside
+// one, the whole transaction is lost and only its owner can redo it), and
+// attempts remain. Before it says yes it sleeps a short random time,
+// growing with attempt up to 8 ms, so that the statements that collided do
+// not collide again at once.
 func (r *Store) retry(ctx context.Context, err error, attempt int) bool {
-	if attempt >= statementRetries || ctx.Err() != nil || !Transient(err) {
+	if ctx.Err() != nil || !Transient(err) {
+		return false
+	}
+	limit := statementRetries
+	if r.dialect == SQLite {
+		// A shared-cache table lock is released within microseconds but
+		// refused, not waited for: try more often, briefly.
+		limit = 64
+	}
+	if attempt >= limit {
 		return false
 	}
 	if _, inTx := r.db.Statement.ConnPool.(gorm.TxCommitter); inTx {
 		return false
 	}
-	t := time.NewTimer(rand.N(time.Millisecond<<attempt) + 100*time.Microsecond)
+	t := time.NewTimer(rand.N(time.Millisecond<<min(attempt, 3)) + 100*time.Microsecond)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -377,8 +387,9 @@ func (r *Store) retry(ctx context.Context, err error, attempt int) bool {
 }
 
 // Transient reports whether err says the database aborted the statement
-// (and its transaction) to break a deadlock or a serialization conflict:
-// SQLSTATE 40001 or 40P01, or MySQL/MariaDB error 1213. Such work can be
+// (and its transaction) to break a deadlock or a serialization conflict,
+// or refused it for a lock it would not wait for: SQLSTATE 40001 or 40P01,
+// MySQL/MariaDB error 1213, SQLite's SQLITE_LOCKED. Such work can be
 // redone from the start.
 func Transient(err error) bool {
 	if err == nil {
@@ -392,7 +403,10 @@ func Transient(err error) bool {
 		}
 	}
 	msg := err.Error()
-	return strings.Contains(msg, "Error 1213") || strings.Contains(msg, "(40001)") || strings.Contains(msg, "(40P01)")
+	return strings.Contains(msg, "Error 1213") || strings.Contains(msg, "(40001)") || strings.Contains(msg, "(40P01)") ||
+		// SQLITE_LOCKED: a shared-cache database's table lock, which SQLite
+		// does not wait for (the busy timeout covers only file locks).
+		strings.Contains(msg, "database table is locked")
 }
 
 func nonNil(b []byte) []byte {
