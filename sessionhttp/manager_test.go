@@ -59,8 +59,8 @@ func TestCookieDefaults(t *testing.T) {
 		require.Equal(t, http.SameSiteLaxMode, c.SameSite)
 		require.Equal(t, "/", c.Path)
 		require.Empty(t, c.Domain)
-		// Max-Age follows the 24h default lifetime.
-		require.InDelta(t, session.LifetimeDefault.Seconds(), float64(c.MaxAge), 5)
+		// Max-Age follows the container's default lifetime, 24h.
+		require.InDelta(t, (24 * time.Hour).Seconds(), float64(c.MaxAge), 5)
 		require.Equal(t, "Cookie", resp.Header.Get("Vary"))
 		require.Equal(t, `no-cache="Set-Cookie"`, resp.Header.Get("Cache-Control"))
 

@@ -229,6 +229,7 @@ func TestConflictPolicyByKindOfChange(t *testing.T) {
 					require.ErrorIs(t, got[0], session.ErrNotFound)
 				}
 				msg := got[0].Error()
+				t.Logf("the loser's error: %s", msg)
 				require.True(t, strings.HasPrefix(msg, "sessionhttp: commit: session: "), msg)
 				require.Equal(t, 1, strings.Count(msg, "sessionhttp"), "the error reads once: %s", msg)
 			})
