@@ -13,7 +13,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"github.com/gormsession/gormsession/hooks"
 	"github.com/gormsession/gormsession/session"
 	"github.com/gormsession/gormsession/sessiontest"
 )
@@ -25,13 +24,11 @@ func exampleDB() (*gorm.DB, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	dsn := "file:" + filepath.Join(dir, "app.db") + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate"
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	db, err := gorm.Open(sqlite.Open(session.SQLiteDSN(filepath.Join(dir, "app.db"))), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		log.Fatal(err)
 	}
 	return db, func() {
-		hooks.Of(db).Wait()
 		if sqlDB, err := db.DB(); err == nil {
 			_ = sqlDB.Close()
 		}
@@ -44,14 +41,12 @@ func Example_quickStart() {
 	// Any *gorm.DB will do: SQLite here, PostgreSQL or MySQL in production.
 	dir, _ := os.MkdirTemp("", "quickstart")
 	defer os.RemoveAll(dir)
-	dsn := "file:" + filepath.Join(dir, "app.db") + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate"
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	db, err := gorm.Open(sqlite.Open(session.SQLiteDSN(filepath.Join(dir, "app.db"))), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		log.Fatal(err)
 	}
 	sqlDB, _ := db.DB()
 	defer sqlDB.Close()
-	defer hooks.Of(db).Wait() // at shutdown: let a running random cleanup finish
 	ctx := context.Background()
 
 	type Cart struct {
@@ -61,6 +56,7 @@ func Example_quickStart() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer carts.Close() // at shutdown: stop and wait for the random cleanup
 
 	// First request: no cookie, so Open returns a fresh session.
 	s, err := carts.Open(ctx, "")

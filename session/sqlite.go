@@ -80,3 +80,18 @@ func dialectorDSN(db *gorm.DB) string {
 	}
 	return f.String()
 }
+
+// SQLiteDSN returns the DSN recommended for a SQLite file at path, for
+// gorm.io/driver/sqlite (mattn/go-sqlite3):
+//
+//	file:PATH?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL
+//
+// WAL lets readers run while one writer writes; the busy timeout makes a
+// writer wait up to 10 s for the lock instead of failing with "database is
+// locked"; immediate transactions take the write lock when they begin, so
+// two transactions cannot deadlock upgrading their locks (Update's locked
+// retry depends on it); synchronous=NORMAL is durable across application
+// crashes in WAL mode and much faster than FULL.
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
+}

@@ -20,13 +20,8 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/gormsession/gormsession/repository"
+	"github.com/gormsession/gormsession/session"
 )
-
-// sqliteParams are the parameters a SQLite DSN without any gets: WAL so
-// readers run beside the writer, a busy timeout so a writer waits for the
-// lock instead of failing, immediate transactions so none deadlocks
-// upgrading its lock, and synchronous=NORMAL, which is safe with WAL.
-const sqliteParams = "_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
 
 var (
 	urlScheme  = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
@@ -172,7 +167,7 @@ func parseDSN(dsn, driver string, connectTimeout time.Duration) (*target, error)
 		}
 		full := dsn
 		if !strings.Contains(dsn, "?") {
-			full = "file:" + path + "?" + sqliteParams
+			full = session.SQLiteDSN(path)
 		}
 		t := &target{dialect: d, dial: sqlite.Open(full), where: "sqlite file " + path, sqlitePath: path}
 		if path == ":memory:" || strings.Contains(dsn, "mode=memory") {

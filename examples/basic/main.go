@@ -18,7 +18,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"github.com/gormsession/gormsession/hooks"
 	"github.com/gormsession/gormsession/session"
 )
 
@@ -37,17 +36,16 @@ func main() {
 
 func run(ctx context.Context, path string) error {
 	// WAL, a busy timeout and immediate transactions: the DSN we recommend.
-	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	db, err := gorm.Open(sqlite.Open(session.SQLiteDSN(path)), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		return err
 	}
-	defer hooks.Of(db).Wait() // let a running random cleanup finish
 
 	carts, err := session.New[Cart](db) // creates the sessions table if needed
 	if err != nil {
 		return err
 	}
+	defer carts.Close() // at shutdown: stop and wait for the random cleanup
 
 	// A first visit: no cookie yet, so Open makes a fresh session.
 	s, err := carts.Open(ctx, "")

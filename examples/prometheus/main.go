@@ -25,7 +25,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"github.com/gormsession/gormsession/hooks"
+	"github.com/gormsession/gormsession/model"
 	"github.com/gormsession/gormsession/session"
 )
 
@@ -41,8 +41,7 @@ func main() {
 	path := flag.String("db", "prometheus.db", "SQLite file to keep sessions in")
 	flag.Parse()
 
-	dsn := "file:" + *path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	db, err := gorm.Open(sqlite.Open(session.SQLiteDSN(*path)), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -52,7 +51,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer hooks.Of(db).Wait()
+	defer visits.Close() // at shutdown: stop and wait for the random cleanup
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -69,7 +68,7 @@ func newContainer(db *gorm.DB, reg prometheus.Registerer, opts ...session.Option
 	if err != nil {
 		return nil, err
 	}
-	return session.New[Visits](db, append([]session.Option{session.WithObserver(m)}, opts...)...)
+	return session.New[Visits](db, append([]session.Option{session.WithObserver(m.Observe)}, opts...)...)
 }
 
 // countVisits counts the visitor's requests in their session.

@@ -102,7 +102,7 @@ func NewMetrics(reg prometheus.Registerer, table string) (*Metrics, error) {
 
 // Observe implements session.Observer.
 func (m *Metrics) Observe(_ context.Context, e session.Event) {
-	op := string(e.Op)
+	op := e.Op
 	if e.Op == "cleanup" {
 		trigger := "manual"
 		if e.Random {

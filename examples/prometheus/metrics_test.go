@@ -22,9 +22,7 @@ import (
 
 func openSQLite(t *testing.T) *gorm.DB {
 	t.Helper()
-	dsn := "file:" + filepath.Join(t.TempDir(), "test.db") +
-		"?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	db, err := gorm.Open(sqlite.Open(session.SQLiteDSN(filepath.Join(t.TempDir(), "test.db"))), &gorm.Config{Logger: logger.Discard})
 	require.NoError(t, err)
 	sqlDB, err := db.DB()
 	require.NoError(t, err)
@@ -62,7 +60,7 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m, err := NewMetrics(reg, "sessions")
 	require.NoError(t, err)
-	c, err := session.New[Visits](db, session.WithObserver(m), session.WithCleanupFrequency(0))
+	c, err := session.New[Visits](db, session.WithObserver(m.Observe), session.WithCleanupFrequency(0))
 	require.NoError(t, err)
 
 	// A new session, saved, then opened again.
@@ -136,7 +134,7 @@ func TestMetrics(t *testing.T) {
 	// random cleanup.
 	m2, err := NewMetrics(reg, "random")
 	require.NoError(t, err)
-	r, err := session.New[Visits](db, session.WithTable("random"), session.WithObserver(m2), session.WithCleanupFrequency(1))
+	r, err := session.New[Visits](db, session.WithTable("random"), session.WithObserver(m2.Observe), session.WithCleanupFrequency(1))
 	require.NoError(t, err)
 	rs, err := r.Open(ctx, "") // an empty token runs no query
 	require.NoError(t, err)

@@ -21,6 +21,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
+
+	"github.com/gormsession/gormsession/session"
 )
 
 // The dialect names used in subtest names and by Open.
@@ -68,14 +70,9 @@ func ApplyGormConfig(t testing.TB, cfg *gorm.Config, variant string) {
 	}
 }
 
-// SQLiteDSN is the DSN the project recommends for a SQLite file: WAL
-// journal, a busy timeout so writers wait for the lock instead of failing,
-// immediate transactions so a transaction takes the write lock up front
-// (no deadlock-prone lock upgrade), and synchronous=NORMAL, which is safe
-// with WAL.
-func SQLiteDSN(path string) string {
-	return "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
-}
+// SQLiteDSN is session.SQLiteDSN, the DSN the project recommends for a
+// SQLite file.
+func SQLiteDSN(path string) string { return session.SQLiteDSN(path) }
 
 // All lists every dialect in test order.
 var All = []string{SQLite, Postgres, MySQL}
