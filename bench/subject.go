@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -84,10 +83,3 @@ func Subjects() []Factory {
 const Lifetime = 24 * time.Hour
 
 func nowMs() int64 { return time.Now().UnixMilli() }
-
-func wrap(subject, op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s: %s: %w", subject, op, err)
-}

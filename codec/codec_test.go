@@ -15,8 +15,6 @@ type cart struct {
 	Count int
 }
 
-func key(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
-
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	in := cart{Items: []string{"apple", "pear"}, Owner: "ann", Count: 2}

@@ -296,7 +296,7 @@ func (p *Plugin) run(e *entry) {
 	db.Statement.ConnPool = root.Config.ConnPool
 
 	start := time.Now()
-	n, err, panicked := safeCleanup(ctx, db, cfg.Cleanup)
+	n, panicked, err := safeCleanup(ctx, db, cfg.Cleanup)
 	took := time.Since(start)
 	e.deleted.Add(n)
 	switch {
@@ -324,7 +324,7 @@ type recovered struct {
 
 // safeCleanup runs fn and recovers a panic: the cleanup runs on a goroutine
 // of ours, where a panic would take the whole program down.
-func safeCleanup(ctx context.Context, db *gorm.DB, fn func(context.Context, *gorm.DB) (int64, error)) (n int64, err error, p *recovered) {
+func safeCleanup(ctx context.Context, db *gorm.DB, fn func(context.Context, *gorm.DB) (int64, error)) (n int64, p *recovered, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p = &recovered{value: r, stack: debug.Stack()}
@@ -332,5 +332,5 @@ func safeCleanup(ctx context.Context, db *gorm.DB, fn func(context.Context, *gor
 		}
 	}()
 	n, err = fn(ctx, db)
-	return n, err, nil
+	return n, nil, err
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -95,12 +94,4 @@ func figures() bool { return os.Getenv("GORMSESSION_TEST_FIGURES") == "1" }
 // library's, and must not reach a captured log.
 func silent(db *gorm.DB) *gorm.DB {
 	return db.Session(&gorm.Session{Logger: logger.Discard})
-}
-
-// rowCount counts the rows of table whose id is id.
-func rowCount(t *testing.T, db *gorm.DB, table, id string) int64 {
-	t.Helper()
-	var n int64
-	require.NoError(t, silent(db).Table(table).Where("id = ?", id).Count(&n).Error)
-	return n
 }
