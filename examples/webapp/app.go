@@ -74,6 +74,7 @@ type app struct {
 	users    *users
 	sessions *session.Container[Visit]
 	m        *sessionhttp.Manager[Visit]
+	cookie   string // the session cookie's name
 	pages    map[string]*template.Template
 	log      *slog.Logger
 }
@@ -101,11 +102,17 @@ func newApp(db *gorm.DB, o options) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := sessionhttp.New(visits, sessionhttp.WithSecure(o.secure), sessionhttp.WithLogger(o.logger))
-	if err := m.Err(); err != nil {
+	// sessionhttp's default cookie, spelled out: over plain http (local
+	// development) it can be neither Secure nor, therefore, "__Host-".
+	cookie := http.Cookie{Name: "__Host-session", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if !o.secure {
+		cookie.Name, cookie.Secure = "session", false
+	}
+	m, err := sessionhttp.New(visits, sessionhttp.WithCookie(cookie), sessionhttp.WithLogger(o.logger))
+	if err != nil {
 		return nil, err
 	}
-	a := &app{users: us, sessions: visits, m: m, pages: map[string]*template.Template{}, log: o.logger}
+	a := &app{users: us, sessions: visits, m: m, cookie: cookie.Name, pages: map[string]*template.Template{}, log: o.logger}
 	funcs := template.FuncMap{"money": money, "ago": ago, "stamp": stamp}
 	for _, page := range []string{"shop.html", "signin.html", "signup.html", "sessions.html", "error.html"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page)
@@ -180,13 +187,36 @@ func (a *app) visit(r *http.Request) *session.Session[Visit] {
 	return s
 }
 
+// update changes the visit with fn. Every change of the session's data
+// goes through it (sign-in aside, which renews the token anyway), so a
+// double click or two tabs never meet an error page: when another request
+// of the same session stored first, the middleware applies fn again to
+// what that request stored. fn must therefore decide from the value it is
+// given.
+func (a *app) update(r *http.Request, fn func(v *Visit)) error {
+	return a.m.Update(r, func(v *Visit) error {
+		fn(v)
+		return nil
+	})
+}
+
 // render writes a page. It shows and clears the flash message; the
 // middleware saves that change before the page's first byte.
 func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
 	if s, ok := a.m.Session(r); ok {
 		p.Email = s.Data.Email
-		if s.Data.Flash != "" {
-			p.Flash, s.Data.Flash = s.Data.Flash, ""
+		if shown := s.Data.Flash; shown != "" {
+			p.Flash = shown
+			// Clear it only if it is still the one shown: a concurrent
+			// request may have left a new one, for the next page.
+			if err := a.update(r, func(v *Visit) {
+				if v.Flash == shown {
+					v.Flash = ""
+				}
+			}); err != nil {
+				a.fail(w, r, err)
+				return
+			}
 		}
 		for _, cl := range s.Data.Cart {
 			if pr, ok := product(cl.SKU); ok {
@@ -214,7 +244,10 @@ func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (a *app) flashTo(w http.ResponseWriter, r *http.Request, to, msg string) {
-	a.visit(r).Data.Flash = msg
+	if err := a.update(r, func(v *Visit) { v.Flash = msg }); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
@@ -232,39 +265,57 @@ func (a *app) cartAdd(w http.ResponseWriter, r *http.Request) {
 		a.flashTo(w, r, "/", "That product is not in our catalog.")
 		return
 	}
-	s := a.visit(r)
-	found := false
-	for i := range s.Data.Cart {
-		if s.Data.Cart[i].SKU == pr.SKU {
-			s.Data.Cart[i].Qty++
-			found = true
+	err := a.update(r, func(v *Visit) {
+		found := false
+		for i := range v.Cart {
+			if v.Cart[i].SKU == pr.SKU {
+				v.Cart[i].Qty++
+				found = true
+			}
 		}
+		if !found {
+			v.Cart = append(v.Cart, CartLine{SKU: pr.SKU, Qty: 1})
+		}
+		v.Flash = "Added " + pr.Name + " to your cart."
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
-	if !found {
-		s.Data.Cart = append(s.Data.Cart, CartLine{SKU: pr.SKU, Qty: 1})
-	}
-	a.flashTo(w, r, "/", "Added "+pr.Name+" to your cart.")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (a *app) cartRemove(w http.ResponseWriter, r *http.Request) {
-	s := a.visit(r)
 	sku := r.PostFormValue("sku")
-	out := s.Data.Cart[:0]
-	for _, cl := range s.Data.Cart {
-		if cl.SKU == sku {
-			cl.Qty--
+	err := a.update(r, func(v *Visit) {
+		var out []CartLine
+		for _, cl := range v.Cart {
+			if cl.SKU == sku {
+				cl.Qty--
+			}
+			if cl.Qty > 0 {
+				out = append(out, cl)
+			}
 		}
-		if cl.Qty > 0 {
-			out = append(out, cl)
-		}
+		v.Cart = out
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
-	s.Data.Cart = out
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (a *app) cartClear(w http.ResponseWriter, r *http.Request) {
-	a.visit(r).Data.Cart = nil
-	a.flashTo(w, r, "/", "Your cart is empty again.")
+	err := a.update(r, func(v *Visit) {
+		v.Cart = nil
+		v.Flash = "Your cart is empty again."
+	})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (a *app) signUpForm(w http.ResponseWriter, r *http.Request) {
@@ -377,13 +428,13 @@ func (a *app) sessionRevoke(w http.ResponseWriter, r *http.Request) {
 		a.flashTo(w, r, "/sessions", "To end this session, use Sign out.")
 		return
 	}
-	ok, err := a.sessions.DestroyHandle(r.Context(), s.Subject(), handle)
+	n, err := a.sessions.DestroyOthers(r.Context(), s, handle)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	msg := "That session had already ended."
-	if ok {
+	if n > 0 {
 		msg = "Signed out that session."
 	}
 	a.flashTo(w, r, "/sessions", msg)

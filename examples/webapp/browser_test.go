@@ -104,7 +104,7 @@ func TestBrowser(t *testing.T) {
 		res, err := chromedp.Call(tab, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
 		require.NoError(t, err)
 		for _, c := range res.Cookies {
-			if c.Name == a.m.CookieName() {
+			if c.Name == a.cookie {
 				return c
 			}
 		}

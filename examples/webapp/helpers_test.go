@@ -91,7 +91,7 @@ func readBody(t *testing.T, resp *http.Response) string {
 func (b *browser) token() string {
 	u, _ := url.Parse(b.app.srv.URL)
 	for _, c := range b.c.Jar.Cookies(u) {
-		if c.Name == b.app.m.CookieName() {
+		if c.Name == b.app.cookie {
 			return c.Value
 		}
 	}

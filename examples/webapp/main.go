@@ -8,8 +8,9 @@
 //	go run ./examples/webapp -dsn 'root@tcp(127.0.0.1:3306)/test?parseTime=true'
 //
 // Without -cert and -key it serves plain http for local development, with
-// the cookie's Secure attribute off (sessionhttp.WithSecure(false)); with
-// them it serves https and the cookie is "__Host-session", Secure.
+// a cookie named "session" that is not Secure (a sessionhttp.WithCookie
+// template); with them it serves https and the cookie is sessionhttp's
+// default, "__Host-session", Secure.
 package main
 
 import (

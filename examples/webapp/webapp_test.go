@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/gormsession/gormsession/internal/testdb"
+	"github.com/gormsession/gormsession/session"
 )
 
 func TestShopFlow(t *testing.T) {
@@ -188,4 +194,102 @@ func TestGuessDriver(t *testing.T) {
 	require.Equal(t, "mysql", guessDriver("root@tcp(127.0.0.1:3306)/test?parseTime=true"))
 	_, err := openDB("oracle", "", "")
 	require.ErrorContains(t, err, "unknown -driver")
+}
+
+// TestConcurrentCartChanges: a double click or parallel requests never
+// meet an error page. Eight simultaneous "Add to cart" POSTs with one
+// cookie all answer 303 and the cart counts all eight; then two
+// simultaneous "Remove" POSTs both answer 303 and remove two. Each burst's
+// requests are held, right after their session was opened, until all of
+// them have opened it, so they really load one stored version and race.
+func TestConcurrentCartChanges(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		var (
+			gate     atomic.Pointer[func()]
+			resolved atomic.Int32 // conflicts resolved by re-applying a change
+		)
+		observer := func(_ context.Context, e session.Event) {
+			switch {
+			case e.Op == "open":
+				if wait := gate.Load(); wait != nil {
+					(*wait)()
+				}
+			case e.Op == "update" && e.Err == nil:
+				resolved.Add(1)
+			}
+		}
+		a := newTestApp(t, db, session.WithObserver(observer))
+		b := a.browser(t)
+		resp, _ := b.post("/cart/add", url.Values{"sku": {"kettle"}})
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		tok := b.token()
+		require.NotEmpty(t, tok)
+
+		// burst sends n POSTs of path at once with b's cookie.
+		burst := func(n int, path string, form url.Values) []int {
+			wait := openBarrier(n)
+			gate.Store(&wait)
+			defer gate.Store(nil)
+			codes := make([]int, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					resp, err := b.c.PostForm(a.srv.URL+path, form)
+					if err != nil {
+						t.Errorf("request %d: %v", i, err)
+						return
+					}
+					defer resp.Body.Close()
+					body, _ := io.ReadAll(resp.Body)
+					codes[i] = resp.StatusCode
+					if resp.StatusCode != http.StatusSeeOther {
+						t.Errorf("request %d: %d %s", i, resp.StatusCode, body)
+					}
+				})
+			}
+			wg.Wait()
+			return codes
+		}
+		seeOther := func(n int) []int { return slices.Repeat([]int{http.StatusSeeOther}, n) }
+
+		const n = 8
+		require.Equal(t, seeOther(n), burst(n, "/cart/add", url.Values{"sku": {"beans"}}))
+		t.Logf("%s: %d simultaneous adds answered 303, %d conflicts resolved by re-applying",
+			testdb.Dialect(db), n, resolved.Load())
+		require.GreaterOrEqual(t, int(resolved.Load()), n-1, "all but one lost a race")
+		_, body := b.get("/")
+		require.Contains(t, body, `<span id="cart-count">9</span>`, "1 kettle and 8 beans")
+		require.Contains(t, body, "Added Espresso beans to your cart.")
+		s, err := a.sessions.Load(t.Context(), tok)
+		require.NoError(t, err)
+		require.ElementsMatch(t, []CartLine{{SKU: "kettle", Qty: 1}, {SKU: "beans", Qty: 8}}, s.Data.Cart)
+		require.Empty(t, s.Data.Flash, "the page cleared the flash it showed")
+		require.Equal(t, tok, b.token())
+
+		require.Equal(t, seeOther(2), burst(2, "/cart/remove", url.Values{"sku": {"beans"}}))
+		_, body = b.get("/")
+		require.Contains(t, body, `<span id="cart-count">7</span>`)
+	})
+}
+
+// openBarrier returns a function that n callers call: each returns once
+// all n have called it. If one never comes the others give up after a
+// minute, a safety net against a hung test, not a timing assumption: the
+// test then fails on its counts.
+func openBarrier(n int) func() {
+	var wg sync.WaitGroup
+	wg.Add(n)
+	all := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(all)
+	}()
+	return func() {
+		wg.Done()
+		select {
+		case <-all:
+		case <-time.After(time.Minute):
+		}
+	}
 }
