@@ -187,8 +187,9 @@ func (m *Manager[T]) Session(r *http.Request) (*session.Session[T], bool) {
 // more than once, each time on a fresher value: it must only change the
 // value it is given, decide from that value (add an item, increment a
 // count, clear a flash message only if it is still the one shown) and be
-// quick. If it fails when re-applied, the error handler gets its error,
-// matching session.ErrConflict as well (409 by default).
+// quick. It runs with the request's session locked, so it must not call
+// the Manager's methods. If it fails when re-applied, the error handler
+// gets its error, matching session.ErrConflict as well (409 by default).
 //
 // The Manager re-applies only when it can tell that the request changed
 // nothing else: if Data was also changed outside Update (detected by
@@ -239,9 +240,11 @@ func (m *Manager[T]) Update(r *http.Request, fn func(*T) error) error {
 // When another request of the session saved first (session.ErrConflict):
 // if the subject is unchanged and Data was changed only through Update,
 // Renew loads the stored session, re-applies the Update functions and
-// renews that, bounded like the commit's retries; otherwise, and above all
-// when the subject changed, it returns the conflict, so that a login is
-// never applied over a session that changed under it.
+// renews that, bounded like the commit's retries (a function that fails
+// when re-applied makes Renew return its error, which matches
+// session.ErrConflict too); otherwise, and above all when the subject
+// changed, it returns the conflict, so that a login is never applied over
+// a session that changed under it.
 //
 // Renew fails with ErrNoSession when r did not pass through Handler, and
 // with ErrResponseStarted, doing nothing, once the response has started.
