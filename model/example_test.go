@@ -17,6 +17,6 @@ func ExampleSessionRow() {
 		Deadline:  1767312000000, // 24h later
 		ExpiresAt: 1767312000000,
 	}
-	fmt.Println(model.TableDefault, len(row.ID) == model.IDLength, (row.Deadline-row.CreatedAt)/3600000)
+	fmt.Println(model.TableDefault, len(row.ID) == 64, (row.Deadline-row.CreatedAt)/3600000)
 	// Output: sessions true 24
 }

@@ -9,8 +9,6 @@ const TableDefault = "sessions"
 // Column limits shared by the migration and by callers that validate input
 // before any SQL runs.
 const (
-	// IDLength is the length of SessionRow.ID: the hex SHA-256 of a token.
-	IDLength = 64
 	// SubjectMaxLength is the longest subject, in bytes, a row can hold.
 	SubjectMaxLength = 255
 )

@@ -9,16 +9,6 @@ import (
 	"github.com/gormsession/gormsession/internal/store"
 )
 
-// Dialect names a supported SQL database family.
-type Dialect string
-
-// The supported dialects, named as GORM's dialectors name themselves.
-const (
-	Postgres Dialect = "postgres"
-	SQLite   Dialect = "sqlite"
-	MySQL    Dialect = "mysql"
-)
-
 // Errors of New.
 var (
 	// ErrUnsupportedDialect: the *gorm.DB talks to a database other than

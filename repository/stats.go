@@ -33,9 +33,11 @@ type Stats struct {
 	// Size is the disk space in bytes that SizeScope describes, or -1 when
 	// the database cannot tell.
 	Size int64
-	// SizeScope says what Size measures: SizeTable, SizeDatabase, or
-	// SizeUnknown when Size is -1.
-	SizeScope SizeScope
+	// SizeScope says what Size measures: "table" (the table with its
+	// indexes and, on PostgreSQL, its TOAST data; on MySQL/MariaDB InnoDB's
+	// estimate, which can lag), "database" (the whole SQLite file, which may
+	// hold other tables, without its WAL file), or "" when Size is -1.
+	SizeScope string
 }
 
 // SubjectCount is one subject and its number of live rows.
@@ -43,22 +45,6 @@ type SubjectCount struct {
 	Subject string
 	Live    int64
 }
-
-// SizeScope says what Stats.Size measures.
-type SizeScope string
-
-// The scopes of Stats.Size.
-const (
-	// SizeUnknown: the database could not tell; Size is -1.
-	SizeUnknown SizeScope = ""
-	// SizeTable: the table with its indexes (and, on PostgreSQL, its TOAST
-	// data). On MySQL/MariaDB it is InnoDB's estimate, which can lag.
-	SizeTable SizeScope = "table"
-	// SizeDatabase: the whole database file (SQLite without the dbstat
-	// virtual table), which may hold other tables; the WAL file is not
-	// counted.
-	SizeDatabase SizeScope = "database"
-)
 
 // Stats reports counts as of at, the topN subjects
 // with the most live rows (none when topN < 1) and the table's disk size
@@ -100,7 +86,7 @@ func (r *Repository) Stats(ctx context.Context, at time.Time, topN int) (Stats, 
 		if ctx.Err() != nil {
 			return Stats{}, fmt.Errorf("repository: stats: size: %w", err)
 		}
-		s.Size, s.SizeScope = -1, SizeUnknown
+		s.Size, s.SizeScope = -1, ""
 	}
 	return s, nil
 }
@@ -128,41 +114,41 @@ func (r *Repository) topSubjects(ctx context.Context, now int64, n int) ([]Subje
 // pg_total_relation_size; MySQL's information_schema data and index
 // lengths; on SQLite the dbstat virtual table when the driver was built
 // with it, else the database file's page_count * page_size.
-func (r *Repository) size(ctx context.Context) (int64, SizeScope, error) {
+func (r *Repository) size(ctx context.Context) (int64, string, error) {
 	var n sql.NullInt64
 	switch r.st.Dialect() {
 	case store.Postgres:
 		if _, err := r.st.QueryRow(ctx, "SELECT pg_total_relation_size(to_regclass(?))",
 			[]any{r.st.Quote(r.st.Table())}, &n); err != nil {
-			return -1, SizeUnknown, err
+			return -1, "", err
 		}
 		if n.Valid {
-			return n.Int64, SizeTable, nil
+			return n.Int64, "table", nil
 		}
-		return -1, SizeUnknown, nil
+		return -1, "", nil
 	case store.MySQL:
 		found, err := r.st.QueryRow(ctx, "SELECT data_length + index_length FROM information_schema.tables"+
 			" WHERE table_schema = DATABASE() AND table_name = ?", []any{r.st.Table()}, &n)
 		if err != nil {
-			return -1, SizeUnknown, err
+			return -1, "", err
 		}
 		if found && n.Valid {
-			return n.Int64, SizeTable, nil
+			return n.Int64, "table", nil
 		}
-		return -1, SizeUnknown, nil
+		return -1, "", nil
 	default:
 		// dbstat is optional in SQLite builds; its absence is not an error.
 		found, err := r.st.QueryRow(ctx, "SELECT SUM(pgsize) FROM dbstat WHERE name IN (?, ?, ?)",
 			[]any{r.st.Table(), r.st.Table() + "_expires_at_idx", r.st.Table() + "_subject_idx"}, &n)
 		if err == nil && found && n.Valid {
-			return n.Int64, SizeTable, nil
+			return n.Int64, "table", nil
 		}
 		var pages, pageSize int64
 		if _, err := r.st.QueryRow(ctx, "SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()",
 			nil, &pages, &pageSize); err != nil {
-			return -1, SizeUnknown, err
+			return -1, "", err
 		}
-		return pages * pageSize, SizeDatabase, nil
+		return pages * pageSize, "database", nil
 	}
 }
 

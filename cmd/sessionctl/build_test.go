@@ -19,6 +19,7 @@ import (
 	"github.com/gormsession/gormsession/internal/testdb"
 	"github.com/gormsession/gormsession/model"
 	"github.com/gormsession/gormsession/repository"
+	"github.com/gormsession/gormsession/session"
 )
 
 // TestLayers checks that the command uses only the row-level packages of
@@ -134,4 +135,11 @@ func TestBinary(t *testing.T) {
 	code, stdout, _ = sessionctl("y\n", "revoke", "--all", "--dsn", path)
 	require.Equal(t, exitOK, code)
 	require.Equal(t, `revoked 1 session in table "sessions"`+"\n", stdout)
+}
+
+// TestSQLiteParamsAreTheRecommendedOnes: a SQLite DSN without parameters
+// gets exactly the ones session.SQLiteDSN recommends.
+func TestSQLiteParamsAreTheRecommendedOnes(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, session.SQLiteDSN("x.db"), "file:x.db?"+sqliteParams)
 }

@@ -20,7 +20,6 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/gormsession/gormsession/repository"
-	"github.com/gormsession/gormsession/session"
 )
 
 var (
@@ -28,6 +27,21 @@ var (
 	pgKeyValue = regexp.MustCompile(`(^|\s)(host|hostaddr|port|dbname|user|password|sslmode|service)\s*=`)
 	mysqlForm  = regexp.MustCompile(`@((tcp6?|unix)?\(|/)|^(tcp6?|unix)\(`)
 	pgParam    = regexp.MustCompile(`^[a-z_][a-z0-9_.]*$`)
+)
+
+// sqliteParams are the parameters a SQLite DSN without any gets: those of
+// session.SQLiteDSN (a test keeps them equal; the command does not import
+// package session, to stay free of payload types).
+const sqliteParams = "_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
+
+// dialect names a database family sessionctl can open.
+type dialect string
+
+// The dialects, named as GORM's dialectors name themselves.
+const (
+	dialectPostgres dialect = "postgres"
+	dialectSQLite   dialect = "sqlite"
+	dialectMySQL    dialect = "mysql"
 )
 
 // detectDriver names the database a DSN is for, ignoring surrounding
@@ -46,47 +60,47 @@ var (
 // Any other DSN (another URL scheme, an ADO-style Key=Value;... string)
 // gets "", so that it is refused and never opened as a file named after
 // it.
-func detectDriver(dsn string) repository.Dialect {
+func detectDriver(dsn string) dialect {
 	dsn = strings.TrimSpace(dsn)
 	if strings.HasPrefix(dsn, "file:") || dsn == ":memory:" {
-		return repository.SQLite
+		return dialectSQLite
 	}
 	if m := urlScheme.FindStringSubmatch(dsn); m != nil {
 		switch strings.ToLower(m[1]) {
 		case "postgres", "postgresql":
-			return repository.Postgres
+			return dialectPostgres
 		case "mysql":
-			return repository.MySQL
+			return dialectMySQL
 		}
 		return ""
 	}
 	switch {
 	case pgKeyValue.MatchString(dsn):
-		return repository.Postgres
+		return dialectPostgres
 	case mysqlForm.MatchString(dsn):
-		return repository.MySQL
+		return dialectMySQL
 	case dsn != "" && !strings.ContainsAny(dsn, "@=") && !strings.Contains(dsn, "://"):
-		return repository.SQLite
+		return dialectSQLite
 	}
 	return ""
 }
 
 // driverFlag maps a --driver value to a dialect.
-func driverFlag(name string) (repository.Dialect, bool) {
+func driverFlag(name string) (dialect, bool) {
 	switch strings.ToLower(name) {
 	case "postgres", "postgresql", "pgx", "pg":
-		return repository.Postgres, true
+		return dialectPostgres, true
 	case "mysql", "mariadb":
-		return repository.MySQL, true
+		return dialectMySQL, true
 	case "sqlite", "sqlite3":
-		return repository.SQLite, true
+		return dialectSQLite, true
 	}
 	return "", false
 }
 
 // target is a parsed DSN, ready to open.
 type target struct {
-	dialect repository.Dialect
+	dialect dialect
 	dial    gorm.Dialector
 	// where describes the database for humans, without credentials.
 	where string
@@ -129,7 +143,7 @@ func parseDSN(dsn, driver string, connectTimeout time.Duration) (*target, error)
 		dsn = strings.ToLower(m[1]) + dsn[len(m[1]):]
 	}
 	switch d {
-	case repository.Postgres:
+	case dialectPostgres:
 		cfg, err := pgx.ParseConfig(dsn)
 		if err != nil || pgMistyped(cfg) {
 			return nil, fail(exitBadDSN, badPostgres)
@@ -143,7 +157,7 @@ func parseDSN(dsn, driver string, connectTimeout time.Duration) (*target, error)
 			where:    fmt.Sprintf("postgres %s:%d/%s", cfg.Host, cfg.Port, cfg.Database),
 			password: cfg.Password,
 		}, nil
-	case repository.MySQL:
+	case dialectMySQL:
 		if strings.HasPrefix(dsn, "mysql://") {
 			return nil, fail(exitBadDSN, "bad DSN: mysql: write it as user:pass@tcp(host:3306)/db, without mysql://")
 		}
@@ -160,14 +174,14 @@ func parseDSN(dsn, driver string, connectTimeout time.Duration) (*target, error)
 			where:    fmt.Sprintf("mysql %s/%s", cfg.Addr, cfg.DBName),
 			password: cfg.Passwd,
 		}, nil
-	case repository.SQLite:
+	case dialectSQLite:
 		path, _, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
-		if detected != repository.SQLite || path == "" {
+		if detected != dialectSQLite || path == "" {
 			return nil, fail(exitBadDSN, badSQLite)
 		}
 		full := dsn
 		if !strings.Contains(dsn, "?") {
-			full = session.SQLiteDSN(path)
+			full = "file:" + path + "?" + sqliteParams
 		}
 		t := &target{dialect: d, dial: sqlite.Open(full), where: "sqlite file " + path, sqlitePath: path}
 		if path == ":memory:" || strings.Contains(dsn, "mode=memory") {

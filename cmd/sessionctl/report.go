@@ -40,13 +40,13 @@ func newReport(table string, t *target, now time.Time, s repository.Stats) repor
 	r := report{
 		Table: table, Database: t.where, Dialect: string(t.dialect), CheckedAt: now,
 		Total: s.Total, Live: s.Live, Expired: s.Expired, Anonymous: s.Anonymous, Subjects: s.Subjects,
-		SizeScope: string(s.SizeScope), TopSubjects: []subjectCount{},
+		SizeScope: s.SizeScope, TopSubjects: []subjectCount{},
 	}
 	if s.Total > 0 {
 		o, n := time.UnixMilli(s.OldestCreated).UTC(), time.UnixMilli(s.NewestCreated).UTC()
 		r.Oldest, r.Newest = &o, &n
 	}
-	if s.SizeScope != repository.SizeUnknown {
+	if s.SizeScope != "" {
 		size := s.Size
 		r.SizeBytes = &size
 	}
@@ -79,9 +79,9 @@ func (r report) writeText(w io.Writer) {
 	switch {
 	case r.SizeBytes == nil:
 		line("Size on disk", "unknown (the database did not say)")
-	case r.SizeScope == string(repository.SizeDatabase):
+	case r.SizeScope == "database":
 		line("Size on disk", "%s, the whole database file with all its tables", bytesText(*r.SizeBytes))
-	case r.Dialect == string(repository.MySQL):
+	case r.Dialect == string(dialectMySQL):
 		line("Size on disk", "%s, table and indexes (InnoDB's estimate)", bytesText(*r.SizeBytes))
 	default:
 		line("Size on disk", "%s, table and indexes", bytesText(*r.SizeBytes))
