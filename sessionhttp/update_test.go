@@ -405,6 +405,8 @@ func TestReplayErrorGoesToErrorHandler(t *testing.T) {
 	})
 }
 
+var errNoPears = errors.New("no pears")
+
 // TestRenewConflictPolicy: a Renew that loses a race re-applies the
 // request's Updates to the stored session and renews that when the subject
 // is unchanged and Data changed only through Update; a login (a subject
@@ -434,6 +436,15 @@ func TestRenewConflictPolicy(t *testing.T) {
 			s, _ := m.Session(r)
 			s.Data.Flash = "welcome"
 			return nil
+		}, false},
+		{"update that fails when re-applied", func(m *sessionhttp.Manager[Cart], r *http.Request) error {
+			return m.Update(r, func(c *Cart) error {
+				if slices.Contains(c.Items, "pear") {
+					return errNoPears
+				}
+				c.Flash = "welcome"
+				return nil
+			})
 		}, false},
 	}
 	for _, tc := range cases {
@@ -475,7 +486,11 @@ func TestRenewConflictPolicy(t *testing.T) {
 			if !tc.resolved {
 				require.Equal(t, http.StatusConflict, resp.StatusCode)
 				require.ErrorIs(t, renewErr, session.ErrConflict)
-				require.NotContains(t, renewErr.Error(), "sessionhttp", "the store's error as it is")
+				if errors.Is(renewErr, errNoPears) {
+					require.EqualError(t, renewErr, "sessionhttp: renew: an update failed when re-applied after a conflict: no pears")
+				} else {
+					require.NotContains(t, renewErr.Error(), "sessionhttp", "the store's error as it is")
+				}
 				require.Empty(t, resp.Header.Values("Set-Cookie"))
 				require.Equal(t, Cart{Items: []string{"apple", "pear"}}, e.stored(t, old), "nothing renewed, the other write kept")
 				require.Zero(t, countSubject(t, e, "user:7"))
