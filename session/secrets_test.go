@@ -167,8 +167,29 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 			note(err)
 			_, err = e.c.DestroySubject(ctx, subject)
 			note(err)
+			_, err = e.c.DestroySubject(ctx, "")
+			note(err)
 
-			require.GreaterOrEqual(t, len(errs), 12)
+			// A database that is gone.
+			gone, _ := e.c.Open(ctx, "")
+			gone.Data.Items = []string{payload}
+			tokens = append(tokens, gone.Token())
+			hooks.Of(db).Wait()
+			sqlDB, _ := db.DB()
+			require.NoError(t, sqlDB.Close())
+			note(e.c.Save(ctx, gone))
+			_, err = e.c.Load(ctx, a.Token())
+			note(err)
+
+			require.GreaterOrEqual(t, len(errs), 14)
+			kinds := map[string]bool{}
+			for _, err := range errs {
+				kinds[session.ErrorKind(err)] = true
+				require.True(t, strings.HasPrefix(err.Error(), "session: "), "an error names its package: %s", err)
+			}
+			for _, k := range []string{"conflict", "not_found", "too_large", "corrupt", "invalid", "canceled", "database"} {
+				require.True(t, kinds[k], "no %s error was produced", k)
+			}
 			secrets := []string{payload, subject}
 			for _, tok := range tokens {
 				id := idOf(t, tok)
