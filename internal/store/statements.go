@@ -1,9 +1,14 @@
 package store
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
-// statements holds the SQL of one table and dialect, built once by New,
-// with GORM's "?" placeholders; GORM writes them in the dialect's syntax.
+// statements holds the SQL of one table and dialect, built once by New.
+// Placeholders are already in the dialect's syntax ($1, $2, ... on
+// PostgreSQL, ? elsewhere), so a statement reaches the driver without GORM
+// parsing it again on every call.
 type statements struct {
 	migrate             []string
 	insert              string
@@ -77,7 +82,31 @@ func buildStatements(d Dialect, table string) *statements {
 	default:
 		s.cleanupBatch = f("DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at <= ? LIMIT %d) AND expires_at <= ?")
 	}
+	for _, q := range []*string{&s.insert, &s.load, &s.loadForUpdate, &s.exists, &s.update, &s.rekey, &s.probe, &s.touch,
+		&s.deleteID, &s.deleteSubject, &s.deleteAll, &s.deleteSubjectExcept, &s.listSubject,
+		&s.cleanupBatch, &s.countExpired, &s.adjustTime} {
+		*q = bindVars(d, *q)
+	}
 	return s
+}
+
+// bindVars rewrites the "?" placeholders of q into the dialect's syntax.
+// The statements here have no "?" inside a literal or identifier.
+func bindVars(d Dialect, q string) string {
+	if d != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
 }
 
 // migrateDDL returns the idempotent statements that create the table and

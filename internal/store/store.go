@@ -249,7 +249,7 @@ func (r *Store) DeleteAll(ctx context.Context) (int64, error) {
 // ListSubject returns the live rows of subject at now, oldest first, without
 // their payloads. An empty subject lists nothing.
 func (r *Store) ListSubject(ctx context.Context, subject string, now int64) ([]model.SessionRow, error) {
-	rows, err := r.rows(ctx, r.sql.listSubject, []any{subject, now})
+	rows, err := rowsOf(r.raw(ctx, r.sql.listSubject, []any{subject, now}))
 	if err != nil {
 		return nil, err
 	}
@@ -296,19 +296,20 @@ func (r *Store) execBound(ctx context.Context, sql string, vars ...any) (int64, 
 // dest, retrying as execBound does. found is false when there is no row.
 func (r *Store) queryBound(ctx context.Context, sql string, vars []any, dest ...any) (bool, error) {
 	for attempt := 1; ; attempt++ {
-		found, err := r.queryOnce(ctx, sql, vars, dest)
+		found, err := queryOnce(r.raw(ctx, sql, vars), dest)
 		if err == nil || !r.retry(ctx, err, attempt) {
 			return found, err
 		}
 	}
 }
 
-// queryOnce runs sql as a multi-row query and scans its first row. It uses
-// Rows, not Row: under gorm.Config.PrepareStmt a statement that cannot be
-// prepared (a cancelled context, a lost connection) comes back from Row as
-// an empty *sql.Row whose Scan panics, while Rows reports the error.
-func (r *Store) queryOnce(ctx context.Context, sql string, vars []any, dest []any) (bool, error) {
-	rows, err := r.rows(ctx, sql, vars)
+// queryOnce runs tx's query as a multi-row query and scans its first row.
+// It uses Rows, not Row: under gorm.Config.PrepareStmt a statement that
+// cannot be prepared (a cancelled context, a lost connection) comes back
+// from Row as an empty *sql.Row whose Scan panics, while Rows reports the
+// error.
+func queryOnce(tx *gorm.DB, dest []any) (bool, error) {
+	rows, err := rowsOf(tx)
 	if err != nil {
 		return false, err
 	}
@@ -322,11 +323,11 @@ func (r *Store) queryOnce(ctx context.Context, sql string, vars []any, dest []an
 	return true, rows.Close()
 }
 
-// rows runs a query through GORM's row callbacks (so plugins registered
-// after gorm:row, such as the random-cleanup hook, see it) and returns its
-// result set, never nil without an error.
-func (r *Store) rows(ctx context.Context, sql string, vars []any) (*sql.Rows, error) {
-	rows, err := r.raw(ctx, sql, vars).Rows()
+// rowsOf runs tx's query through GORM's row callbacks (so plugins
+// registered after gorm:row, such as the random-cleanup hook, see it) and
+// returns its result set, never nil without an error.
+func rowsOf(tx *gorm.DB) (*sql.Rows, error) {
+	rows, err := tx.Rows()
 	if err == nil && rows == nil {
 		err = errNoResult
 	}
@@ -335,17 +336,22 @@ func (r *Store) rows(ctx context.Context, sql string, vars []any) (*sql.Rows, er
 
 var errNoResult = errors.New("store: the query returned no result set (dry run?)")
 
-// raw returns one statement on r's handle with sql bound to vars and
-// running under ctx. It is the single way this package runs SQL: Raw works
-// on a copy of the handle's statement, so the clauses, settings and plugins
-// of the *gorm.DB given to New (or WithDB) apply to every statement, and
-// GORM writes the placeholders in the dialect's syntax. Setting the
-// context on that copy, where WithContext would copy the statement a
-// second time, is what keeps a statement as cheap as it was when this
-// package built statements by hand.
+// raw returns one statement on r's handle: sql, whose placeholders are
+// already in the dialect's syntax, with vars, running under ctx. It is the
+// single way this package runs SQL. Raw makes a copy of the handle's
+// statement, so the clauses, settings and plugins of the *gorm.DB given to
+// New (or WithDB) apply to every statement. The SQL, its arguments and the
+// context are then set on that copy through the Statement's exported
+// fields: GORM would otherwise rebuild the SQL byte by byte on every call
+// (Raw with the text) and copy the statement a second time (WithContext),
+// which together cost more than the rest of a load on SQLite.
 func (r *Store) raw(ctx context.Context, sql string, vars []any) *gorm.DB {
-	tx := r.db.Raw(sql, vars...)
-	tx.Statement.Context = ctx
+	tx := r.db.Raw("")
+	st := tx.Statement
+	st.SQL.Grow(len(sql))
+	st.SQL.WriteString(sql)
+	st.Vars = vars
+	st.Context = ctx
 	return tx
 }
 
@@ -421,16 +427,26 @@ func (r *Store) batchSQL(size int) string {
 	return fmt.Sprintf(r.sql.cleanupBatch, size)
 }
 
-// QueryRow runs a query that returns at most one row and scans it into
-// dest; found is false when there is no row. For statements of other
-// packages (operators' statistics).
+// QueryRow runs a query written with GORM's "?" placeholders that returns
+// at most one row and scans it into dest; found is false when there is no
+// row. For statements of other packages (operators' statistics), which
+// need no speed: GORM binds the arguments.
 func (r *Store) QueryRow(ctx context.Context, sql string, args []any, dest ...any) (bool, error) {
-	return r.queryBound(ctx, sql, args, dest...)
+	return queryOnce(r.bindRaw(ctx, sql, args), dest)
 }
 
-// Rows runs a query and returns its result set; the caller closes it.
+// Rows runs a query written with GORM's "?" placeholders and returns its
+// result set; the caller closes it.
 func (r *Store) Rows(ctx context.Context, sql string, args []any) (*sql.Rows, error) {
-	return r.rows(ctx, sql, args)
+	return rowsOf(r.bindRaw(ctx, sql, args))
+}
+
+// bindRaw is raw for SQL with GORM's "?" placeholders, which GORM rewrites
+// in the dialect's syntax as it binds args.
+func (r *Store) bindRaw(ctx context.Context, sql string, args []any) *gorm.DB {
+	tx := r.db.Raw(sql, args...)
+	tx.Statement.Context = ctx
+	return tx
 }
 
 // Quote returns name quoted as an identifier of the Store's dialect.
