@@ -1,7 +1,3 @@
-// Package sessiontest is the test kit for code that uses gormsession: a
-// container for a test in one call, a controllable clock, and the options
-// that are test knobs rather than production settings (a clock, the random
-// cleanup's source of randomness, the cleanup batch size).
 package sessiontest
 
 import (
