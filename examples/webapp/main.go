@@ -3,9 +3,9 @@
 // bcrypt-hashed passwords, a flash message, and a page that lists the
 // signed-in user's sessions with "sign out everywhere else".
 //
-//	go run ./examples/webapp                      # SQLite file demo.db, http://127.0.0.1:8080
-//	go run ./examples/webapp -dsn 'host=127.0.0.1 user=postgres dbname=test sslmode=disable'
-//	go run ./examples/webapp -dsn 'root@tcp(127.0.0.1:3306)/test?parseTime=true'
+//	cd examples/webapp && go run .              # SQLite file demo.db, http://127.0.0.1:8080
+//	go run . -dsn 'host=127.0.0.1 user=postgres dbname=test sslmode=disable'
+//	go run . -dsn 'root@tcp(127.0.0.1:3306)/test?parseTime=true'
 //
 // Without -cert and -key it serves plain http for local development, with
 // a cookie named "session" that is not Secure (a sessionhttp.WithCookie
