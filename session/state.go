@@ -13,6 +13,9 @@ import (
 func init() {
 	sessionstate.Changed = func(c, s any) (bool, error) { return c.(containerState).changedAny(s) }
 	sessionstate.TTL = func(c, s any) time.Duration { return c.(containerState).ttlAny(s) }
+	sessionstate.Snapshot = func(c, s any) ([]byte, error) { return c.(containerState).snapshotAny(s) }
+	sessionstate.Restore = func(c, s any, snap []byte) error { return c.(containerState).restoreAny(s, snap) }
+	sessionstate.Differs = func(c, s any, snap []byte) (bool, error) { return c.(containerState).differsAny(s, snap) }
 	sessionstate.Refreshed = func(s any) bool { return s.(interface{ refreshedAny() bool }).refreshedAny() }
 	sessionstate.WithClock = func(now func() time.Time) any { return withClock(now) }
 	sessionstate.WithCleanupRand = func(src rand.Source) any { return withCleanupRand(src) }
@@ -24,6 +27,30 @@ func init() {
 type containerState interface {
 	changedAny(s any) (bool, error)
 	ttlAny(s any) time.Duration
+	snapshotAny(s any) ([]byte, error)
+	restoreAny(s any, snap []byte) error
+	differsAny(s any, snap []byte) (bool, error)
+}
+
+func (c *Container[T]) snapshotAny(s any) ([]byte, error) {
+	b, err := c.inner.Encode(&s.(*Session[T]).Data)
+	if err != nil {
+		return nil, fmt.Errorf("session: snapshot: %w", err)
+	}
+	return b, nil
+}
+
+func (c *Container[T]) restoreAny(s any, snap []byte) error {
+	var v T
+	if err := c.inner.Decode(snap, &v); err != nil {
+		return fmt.Errorf("session: restore: %w", err)
+	}
+	s.(*Session[T]).Data = v
+	return nil
+}
+
+func (c *Container[T]) differsAny(s any, snap []byte) (bool, error) {
+	return c.differs(&s.(*Session[T]).Data, snap)
 }
 
 func (c *Container[T]) changedAny(s any) (bool, error) { return c.changed(s.(*Session[T])) }
@@ -59,12 +86,28 @@ func (c *Container[T]) changed(s *Session[T]) (bool, error) {
 			return false, fmt.Errorf("session: changed: %w", err)
 		}
 	}
+	return c.differsEncoded(&s.Data, plain, base), nil
+}
+
+// differs reports whether data is no longer the value base encodes.
+func (c *Container[T]) differs(data *T, base []byte) (bool, error) {
+	plain, err := c.inner.Encode(data)
+	if err != nil {
+		return false, fmt.Errorf("session: changed: %w", err)
+	}
+	return c.differsEncoded(data, plain, base), nil
+}
+
+// differsEncoded reports whether data, which encodes as plain, is another
+// value than base encodes: equal encodings mean equal values; different
+// ones are decoded and compared, because a codec need not be deterministic.
+func (c *Container[T]) differsEncoded(data *T, plain, base []byte) bool {
 	if bytes.Equal(plain, base) {
-		return false, nil
+		return false
 	}
 	var was T
 	if err := c.inner.Decode(base, &was); err != nil {
-		return true, nil
+		return true
 	}
-	return !reflect.DeepEqual(&was, &s.Data), nil
+	return !reflect.DeepEqual(&was, data)
 }

@@ -192,15 +192,13 @@ func (m *Manager[T]) Session(r *http.Request) (*session.Session[T], bool) {
 // gets its error, matching session.ErrConflict as well (409 by default).
 //
 // The Manager re-applies only when it can tell that the request changed
-// nothing else: if Data was also changed outside Update (detected by
-// comparing it with a copy taken after each Update, and with the stored
-// value before the first), or the subject changed, a conflict is reported
-// as for any direct write. To take those copies Update deep-copies Data:
-// exported fields, slices, maps, pointers and interface values. A payload
-// with unexported fields that hold references (other than time.Time and
-// netip values) cannot be copied exactly; for such a payload Update still
-// applies fn, but conflicts are reported, and fn should leave the value
-// unchanged when it fails.
+// nothing else: if Data was also changed outside Update, or the subject
+// changed, a conflict is reported as for any direct write. It tells by the
+// container's codec, as it tells what to store: Update keeps Data's
+// encoding after each call and compares Data with it (and, before the
+// first call, with the stored value). When fn fails, Data is set back to
+// the value its encoding holds, so what the codec does not store
+// (unexported fields, for JSON) is not restored.
 //
 // Renew re-applies the same way when its own write conflicts, unless the
 // subject changed (a login): see Renew. After a successful Renew or a

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"reflect"
 	"sync"
 	"time"
 
@@ -35,12 +34,12 @@ type state[T any] struct {
 
 	// What changed since the session was loaded or last stored (the
 	// baseline). fns are the Update functions applied since, in order.
-	// snapshot is a copy of Data taken right after the last of them. tainted
-	// means Data or the subject changed outside Update (or could not be
-	// tracked), so a conflict is reported instead of resolved; fns and
-	// snapshot are then nil.
+	// snapshot is Data as the codec encodes it right after the last of
+	// them. tainted means Data or the subject changed outside Update (or
+	// could not be tracked), so a conflict is reported instead of resolved;
+	// fns and snapshot are then nil.
 	fns      []func(*T) error
-	snapshot *T
+	snapshot []byte
 	tainted  bool
 
 	// header is a copy of the response header before next ran, restored
@@ -72,29 +71,29 @@ func (e *attemptsError) Unwrap() error { return e.err }
 // unless the changes can no longer be tracked. Called with mu held.
 func (st *state[T]) update(fn func(*T) error) error {
 	st.observe()
-	var backup *T
-	if st.snapshot == nil {
-		b, _ := clone(&st.s.Data)
-		backup = &b
+	backup := st.snapshot // Data as it is now, unless tainted
+	if backup == nil {
+		var err error
+		if backup, err = sessionstate.Snapshot(st.m.c, st.s); err != nil {
+			return fmt.Errorf("sessionhttp: update: %w", err)
+		}
 	}
 	if err := fn(&st.s.Data); err != nil {
-		if backup == nil { // Data equals the snapshot
-			b, _ := clone(st.snapshot)
-			backup = &b
+		if rerr := sessionstate.Restore(st.m.c, st.s, backup); rerr != nil {
+			st.taint()
 		}
-		st.s.Data = *backup
 		return err
 	}
 	if st.tainted {
 		return nil
 	}
-	snap, exact := clone(&st.s.Data)
-	if !exact {
+	snap, err := sessionstate.Snapshot(st.m.c, st.s)
+	if err != nil {
 		st.taint()
 		return nil
 	}
 	st.fns = append(st.fns, fn)
-	st.snapshot = &snap
+	st.snapshot = snap
 	return nil
 }
 
@@ -110,8 +109,10 @@ func (st *state[T]) observe() {
 		if changed, err := sessionstate.Changed(st.m.c, st.s); err != nil || changed {
 			st.taint()
 		}
-	case !reflect.DeepEqual(st.s.Data, *st.snapshot):
-		st.taint()
+	default:
+		if differs, err := sessionstate.Differs(st.m.c, st.s, st.snapshot); err != nil || differs {
+			st.taint()
+		}
 	}
 }
 

@@ -21,6 +21,14 @@ var (
 	Refreshed func(sess any) bool
 	// TTL returns how long the session has left by the container's clock.
 	TTL func(container, sess any) time.Duration
+	// Snapshot returns the session's Data as the container's codec encodes
+	// it, for Restore and Differs.
+	Snapshot func(container, sess any) ([]byte, error)
+	// Restore sets the session's Data to the value snap encodes.
+	Restore func(container, sess any, snap []byte) error
+	// Differs reports whether the session's Data is no longer the value
+	// snap encodes (compared as Changed compares).
+	Differs func(container, sess any, snap []byte) (bool, error)
 )
 
 // Test knobs for package sessiontest; each returns a session.Option.
