@@ -344,3 +344,12 @@ func (m *Manager[T]) defaultError(w http.ResponseWriter, r *http.Request, err er
 	}
 	http.Error(w, http.StatusText(code), code)
 }
+
+func init() {
+	sessionstate.ManagerParts = func(m any) (string, any) {
+		return m.(interface{ partsAny() (string, any) }).partsAny()
+	}
+}
+
+// partsAny serves sessionstate.ManagerParts.
+func (m *Manager[T]) partsAny() (string, any) { return m.cookie.Name, m.c }

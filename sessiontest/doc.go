@@ -26,6 +26,18 @@
 // No cleanup is needed: the table is dropped, the container closed and the
 // database closed when the test ends.
 //
+// # Handlers
+//
+// Request hands a handler a request that already carries a stored session,
+// for unit tests of handlers served through a sessionhttp.Manager:
+//
+//	m, _ := sessionhttp.New(carts)
+//	r, s := sessiontest.Request(t, m, httptest.NewRequest("GET", "/cart", nil),
+//		func(s *session.Session[Cart]) { s.SetSubject("user:7") })
+//	rec := httptest.NewRecorder()
+//	m.Handler(cartHandler).ServeHTTP(rec, r)
+//	// then check rec, and Load s.Token() to see what the handler stored
+//
 // # Which database
 //
 // By default each call of Open (and so of New) gets a new SQLite file in

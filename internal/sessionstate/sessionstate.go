@@ -31,6 +31,11 @@ var (
 	Differs func(container, sess any, snap []byte) (bool, error)
 )
 
+// ManagerParts returns a *sessionhttp.Manager[T]'s cookie name and its
+// *session.Container[T]; package sessionhttp sets it, for the test kit's
+// requests that carry a session.
+var ManagerParts func(manager any) (cookieName string, container any)
+
 // Test knobs for package sessiontest; each returns a session.Option.
 var (
 	WithClock            func(now func() time.Time) any
