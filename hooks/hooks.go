@@ -8,11 +8,16 @@
 // a fresh context bounded by a timeout. At most one cleanup per table runs
 // at a time; a dice roll that lands while one is running is skipped. A
 // failing cleanup is logged and counted, and never touches the statement
-// that triggered it. Wait blocks until running cleanups finish, for tests
-// and graceful shutdown.
+// that triggered it; a panicking one is logged with its value and stack.
 //
-// session.New installs the plugin and registers its table; applications
-// rarely use this package directly, except to call Wait at shutdown.
+// The plugin sees every query of the application: for a table that is not
+// registered its cost is one map lookup without a lock, and the dice of a
+// registered table take no lock in production either.
+//
+// session.New installs the plugin and registers its table, and
+// session.Container.Close unregisters it at shutdown (cancelling and
+// waiting for a running cleanup); applications rarely use this package
+// directly. Tests read Stats and use Wait.
 package hooks
 
 import (

@@ -1,6 +1,6 @@
 // Package model holds the row type that gormsession stores, one row per
-// session, and the default table name. It has no behaviour: every statement
-// that reads or writes a SessionRow lives in package repository.
+// session, and the default table name. It has no behaviour: the statements
+// that read and write rows are shared by packages session and repository.
 package model
 
 // TableDefault is the table name used when no other is configured.
