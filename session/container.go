@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -289,6 +290,11 @@ func (c *Container[T]) stamp(s *Session[T], now int64) {
 // subject that is not valid UTF-8 or holds a NUL byte, with
 // ErrInvalidSubject.
 //
+// Saving a new session is idempotent: when an earlier Save of it failed
+// with an unknown outcome (ErrUnavailable) but its insert was applied, a
+// Save of the same data and subject succeeds and adopts the stored row. A
+// different copy of the same new session saved first is ErrConflict.
+//
 // Save never stores a stored session's new subject under its current
 // token: once the subject changed (a login, a switch of user) or a Renew
 // of s failed, Save returns ErrRenewRequired and writes nothing, and only
@@ -327,11 +333,16 @@ func (c *Container[T]) save(ctx context.Context, op string, s *Session[T]) error
 		row := c.row(s, s.id, stored)
 		row.Version = 1
 		if err := c.repo.Insert(ctx, &row); err != nil {
-			if errors.Is(err, store.ErrDuplicate) {
-				// Another copy of this new session was saved first.
-				return fmt.Errorf("session: %s: %w", op, ErrConflict)
+			if !errors.Is(err, store.ErrDuplicate) {
+				return dbErr(ctx, op, err)
 			}
-			return dbErr(ctx, op, err)
+			// The row exists: either this very insert was applied by an
+			// earlier attempt whose outcome was unknown (success), or
+			// another copy of this new session was saved first (conflict).
+			if err := c.adoptFirstVersion(ctx, op, s, plain); err != nil {
+				return err
+			}
+			return nil
 		}
 		s.isNew, s.version = false, 1
 	} else {
@@ -349,6 +360,31 @@ func (c *Container[T]) save(ctx context.Context, op string, s *Session[T]) error
 	}
 	s.plain, s.storedSubject = plain, s.subject
 	return nil
+}
+
+// adoptFirstVersion is Save's answer to a duplicate id for a new session:
+// when the stored row is the session's first version with the same subject
+// and payload, it was this save's own insert (applied by an attempt that
+// reported a broken connection, say), and s becomes that stored session;
+// otherwise another copy of the session was saved first: ErrConflict.
+func (c *Container[T]) adoptFirstVersion(ctx context.Context, op string, s *Session[T], plain []byte) error {
+	row, found, err := c.repo.Stored(ctx, s.id)
+	if err != nil {
+		return dbErr(ctx, op, err)
+	}
+	if found && row.Version == 1 && row.Subject == s.subject {
+		stored := row.Payload
+		if c.sealr != nil {
+			stored, err = c.sealr.Open(row.Payload, []byte(row.ID))
+		}
+		if err == nil && bytes.Equal(stored, plain) {
+			s.isNew, s.version = false, 1
+			s.createdAt, s.updatedAt, s.deadline, s.expiresAt = row.CreatedAt, row.UpdatedAt, row.Deadline, row.ExpiresAt
+			s.plain, s.storedSubject = plain, s.subject
+			return nil
+		}
+	}
+	return fmt.Errorf("session: %s: %w", op, ErrConflict)
 }
 
 // explain tells, after a versioned write matched no row, whether the row
@@ -396,15 +432,23 @@ func (c *Container[T]) row(s *Session[T], id string, stored []byte) model.Sessio
 
 // Update loads the session for token, calls fn with its Data, and saves
 // the result, all again from a fresh load whenever the save loses a race
-// (ErrConflict), up to 64 times with a short randomised
-// back-off. The first attempt takes no lock (two statements); after a lost
-// race, attempts run in a transaction that locks the row while fn runs
-// (SELECT ... FOR UPDATE; SQLite's write lock), so a hot session's
-// updates queue up rather than starve. fn may therefore run more than
-// once, must only change the value it is given, and should be quick. An
-// error from fn stops Update, saves nothing and is returned wrapped. Update fails with ErrNotFound for a token without a
-// live session (it never creates one), ErrCorrupt for an undecodable one,
-// and ErrConflict when every attempt lost.
+// (ErrConflict) or the database rolled the attempt back whole to break a
+// deadlock, a serialization conflict or, on a Galera cluster, a
+// certification conflict with another node: up to 64 attempts with a
+// short, growing, randomised pause. The first attempt takes no lock (two
+// statements); later ones run in a transaction that locks the row while fn
+// runs (SELECT ... FOR UPDATE; SQLite's write lock), so a hot session's
+// updates queue up rather than starve.
+//
+// fn may therefore run more than once, each time on a fresher value: it
+// must only change the value it is given and should be quick. A change is
+// stored at most once, except that a save whose outcome is unknown (the
+// connection broke after the statement was sent: ErrUnavailable) is not
+// retried and may nevertheless have been applied. An error from fn stops
+// Update, saves nothing and is returned wrapped. Update fails with
+// ErrNotFound for a token without a live session (it never creates one),
+// ErrCorrupt for an undecodable one, and ErrConflict when every attempt
+// lost.
 func (c *Container[T]) Update(ctx context.Context, tok string, fn func(*T) error) (*Session[T], error) {
 	start := c.cfg.clockStart()
 	s, retries, err := c.update(ctx, tok, fn)
@@ -428,7 +472,10 @@ func (c *Container[T]) update(ctx context.Context, tok string, fn func(*T) error
 		if err == nil {
 			return s, attempt - 1, nil
 		}
-		if !errors.Is(err, ErrConflict) {
+		// A lost race, or a deadlock, serialization or certification
+		// failure (a Galera node's 1213) that the database rolled back
+		// whole: both are redone from a fresh load.
+		if !errors.Is(err, ErrConflict) && !store.Transient(err) {
 			return nil, attempt - 1, err
 		}
 		if attempt >= c.cfg.updateAttempts {

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gormsession/gormsession/internal/redact"
+	"github.com/gormsession/gormsession/internal/store"
 )
 
 // Errors returned by the Container. Each is returned wrapped with the
@@ -41,6 +42,16 @@ var (
 	// would match every anonymous session. Nothing reached the database.
 	ErrInvalidSubject = errors.New("invalid subject")
 
+	// ErrUnavailable: the database could not be reached or cannot take
+	// statements right now (it refused or broke the connection, is
+	// restarting, failing over or read-only, or has too many connections).
+	// It is not the application's fault: answer "try again later" (HTTP
+	// 503). Reads and statements that never reached the server were
+	// already retried briefly. The outcome of a write that failed this way
+	// is unknown: it may have been applied (a Save retried after it may
+	// then report ErrConflict). The error also matches the driver's error.
+	ErrUnavailable = errors.New("database unavailable")
+
 	// ErrRenewRequired: Save refused a stored session whose subject changed,
 	// or whose Renew failed, because it would store the change under a
 	// token that existed before it (session fixation). Store it with Renew,
@@ -71,7 +82,7 @@ func checkSubject(subject string, allowEmpty bool) error {
 type dbError struct {
 	op  string
 	err error
-	ctx error
+	ctx error // the context's error when it had ended, or ErrUnavailable
 }
 
 func (e *dbError) Error() string {
@@ -86,5 +97,9 @@ func (e *dbError) Unwrap() []error {
 }
 
 func dbErr(ctx context.Context, op string, err error) error {
-	return &dbError{op: op, err: err, ctx: ctx.Err()}
+	e := &dbError{op: op, err: err, ctx: ctx.Err()}
+	if e.ctx == nil && store.Unavailable(err) {
+		e.ctx = ErrUnavailable
+	}
+	return e
 }

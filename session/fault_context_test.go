@@ -174,12 +174,10 @@ func TestFaultTimedOutContextUnderLock(t *testing.T) {
 		}
 		out := make([]outcome, len(calls))
 		var wg sync.WaitGroup
-		blocked := 0
 		for i, c := range calls {
 			if testdb.Dialect(db) == testdb.SQLite && !c.write {
 				continue // WAL readers are never blocked
 			}
-			blocked++
 			wg.Go(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), deadline)
 				defer cancel()
@@ -189,7 +187,6 @@ func TestFaultTimedOutContextUnderLock(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		var slowest time.Duration
 		for i, c := range calls {
 			if testdb.Dialect(db) == testdb.SQLite && !c.write {
 				continue
@@ -197,21 +194,16 @@ func TestFaultTimedOutContextUnderLock(t *testing.T) {
 			require.ErrorIs(t, out[i].err, context.DeadlineExceeded, "%s: %v", c.name, out[i].err)
 			require.Equal(t, "timeout", session.ErrorKind(out[i].err), c.name)
 			require.Less(t, out[i].took, bound, c.name)
-			slowest = max(slowest, out[i].took)
 		}
 		release()
-		if testdb.Dialect(db) == testdb.MySQL {
-			// MySQL/MariaDB: the driver closes the connection of a call
-			// whose context ended, but the server runs the statement that
-			// was waiting for the lock once the lock goes. A timed-out
-			// write's outcome is unknown there (docs/reliability.md).
-			// Poll briefly for those late statements, for the record.
-			changed := false
-			for end := time.Now().Add(2 * time.Second); !changed && time.Now().Before(end); {
-				changed = !rowsEqual(before, e.rows(t))
-			}
-			t.Logf("FIGURE ctx-timeout-late-writes mysql: table changed after the timed-out calls returned: %v", changed)
-		} else {
+		// On MySQL/MariaDB the driver closes the connection of a call whose
+		// context ended, but the server still runs the statement that was
+		// waiting for the lock once the lock goes: a timed-out write's
+		// outcome is unknown there (docs/reliability.md), so the table is
+		// not compared. On PostgreSQL the driver's cancel request ends the
+		// waiting statement on the server; over this direct connection the
+		// table is unchanged.
+		if testdb.Dialect(db) != testdb.MySQL {
 			require.True(t, rowsEqual(before, e.rows(t)), "a timed-out call wrote")
 			got, err := e.c.Load(context.Background(), tok)
 			require.NoError(t, err, "the container does not recover after the lock")
@@ -220,8 +212,6 @@ func TestFaultTimedOutContextUnderLock(t *testing.T) {
 		s, err := e.c.Open(context.Background(), "")
 		require.NoError(t, err)
 		require.NoError(t, e.c.Save(context.Background(), s), "the container does not recover after the lock")
-		t.Logf("FIGURE ctx-timeout-under-lock %s: %d blocked calls with a %v deadline all failed with DeadlineExceeded; slowest returned after %v",
-			testdb.Dialect(db), blocked, deadline, slowest.Round(time.Millisecond))
 	})
 }
 
@@ -404,7 +394,6 @@ func TestFaultRandomCleanupFailureNeverFailsRequests(t *testing.T) {
 				if writes {
 					require.EqualValues(t, 6, e.count(t), "a row was lost")
 				}
-				t.Logf("%s/%s: %d cleanups failed, 0 requests failed", mode, testdb.Dialect(db), st.Failures-stats0.Failures)
 			})
 		})
 	}

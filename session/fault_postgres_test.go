@@ -163,9 +163,6 @@ func TestFaultPostgresHardStopAndRecover(t *testing.T) {
 	// Up: some work commits.
 	waitFor("sessions before the stop", func() bool { mu.Lock(); defer mu.Unlock(); return len(committed) >= 20 })
 	require.Zero(t, failures.Load(), "failures while the server was up")
-	mu.Lock()
-	before := len(committed)
-	mu.Unlock()
 
 	// Get a random cleanup stuck behind a lock that blocks writes, so
 	// that it is running when the server goes away.
@@ -179,23 +176,16 @@ func TestFaultPostgresHardStopAndRecover(t *testing.T) {
 	pg.StopImmediate()
 	stoppedAt := time.Now()
 	waitFor("errors while down", func() bool { return downErrs.Load() >= 200 && time.Since(stoppedAt) > time.Second })
-	downFor := time.Since(stoppedAt)
 
 	pg.Start()
-	restartedAt := time.Now()
 	phase.Store(2)
 	// Recovery: the same container saves again.
-	var recovered time.Duration
 	waitFor("recovery", func() bool {
 		s, err := c.Open(ctx, "")
 		if err != nil {
 			return false
 		}
-		if c.Save(ctx, s) != nil {
-			return false
-		}
-		recovered = time.Since(restartedAt)
-		return true
+		return c.Save(ctx, s) == nil
 	})
 	mu.Lock()
 	afterRestart := len(committed)
@@ -219,9 +209,5 @@ func TestFaultPostgresHardStopAndRecover(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, int64(got.Data.Count), okUpdates.Load(), "an acknowledged update was lost")
 	require.LessOrEqual(t, int64(got.Data.Count), tried.Load())
-	st := hooks.Of(db).Stats("fault_sessions")
 	require.NotContains(t, rec.all(), counter.Token())
-	t.Logf("FIGURE pg-hard-stop: %d sessions committed before the stop, %d in all; %d calls failed while locked or down (down %v); recovered %v after restart; counter %d (acknowledged %d, attempted %d); random cleanups %d started, %d failed; 0 panics, 0 late returns",
-		before, len(committed), downErrs.Load(), downFor.Round(time.Millisecond), recovered.Round(time.Millisecond),
-		got.Data.Count, okUpdates.Load(), tried.Load(), st.Started, st.Failures)
 }

@@ -33,7 +33,8 @@ type Event struct {
 
 // ErrorKind sorts an error from this package into a short, stable label for
 // metrics: "" for nil, then "not_found", "conflict", "too_large",
-// "corrupt", "canceled", "timeout", "invalid" or "database".
+// "corrupt", "unavailable", "canceled", "timeout", "invalid" or
+// "database".
 func ErrorKind(err error) string {
 	switch {
 	case err == nil:
@@ -46,6 +47,8 @@ func ErrorKind(err error) string {
 		return "too_large"
 	case errors.Is(err, ErrCorrupt):
 		return "corrupt"
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	case errors.Is(err, context.DeadlineExceeded):

@@ -21,24 +21,28 @@ import (
 	"github.com/gormsession/gormsession/sessiontest"
 )
 
-// TestReliabilityUpdateNoLostUpdates: 64 goroutines each call Update 100
-// times on one session. Every increment lands: the final counter is exact.
-// The conflicts Update retried, its worst retry count and p99 latency are
-// logged (figures, not assertions).
+// TestReliabilityUpdateNoLostUpdates: 64 goroutines each call Update 50
+// times on one session. Every increment lands: the final counter is exact,
+// every call was observed, and none gave up with ErrConflict (64 writers
+// on one row must queue, not starve). bench/cmd/reliability runs the same
+// workload at 64 x 100 and reports retries and latencies.
 func TestReliabilityUpdateNoLostUpdates(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		stats := &updateStats{}
-		e := setup(t, db, session.WithObserver(stats.Observe))
+		var observed atomic.Int64
+		e := setup(t, db, session.WithObserver(func(_ context.Context, ev session.Event) {
+			if ev.Op == "update" {
+				observed.Add(1)
+			}
+		}))
 		ctx := context.Background()
 		s, _ := e.c.Open(ctx, "")
 		require.NoError(t, e.c.Save(ctx, s))
 
-		workers, each := 64, scale(100, 4)
+		workers, each := 64, load(50, 12)
 		var wg sync.WaitGroup
 		var failed atomic.Int64
 		var firstErr atomic.Value
-		start := time.Now()
 		for range workers {
 			wg.Go(func() {
 				for range each {
@@ -50,17 +54,13 @@ func TestReliabilityUpdateNoLostUpdates(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		took := time.Since(start)
 		got, err := e.c.Load(ctx, s.Token())
 		require.NoError(t, err)
-		t.Logf("FIGURE update-contention %s: %d goroutines x %d Update, %d conflicts retried (max %d in one call), %d gave up with ErrConflict after %d attempts, p50 %v p99 %v, %.0f updates/s",
-			testdb.Dialect(db), workers, each, stats.retries.Load(), stats.maxRetry.Load(), stats.gaveUp.Load(), 64,
-			stats.latencies.quantile(0.5), stats.latencies.quantile(0.99), float64(workers*each)/took.Seconds())
 		// No update is lost silently: the counter is exactly the number
 		// of Updates that returned nil...
 		require.Equal(t, workers*each-int(failed.Load()), got.Data.Count, "lost updates")
-		require.EqualValues(t, workers*each, stats.updates.Load())
-		// ...and none gives up: every one of the 6,400 lands.
+		require.EqualValues(t, workers*each, observed.Load())
+		// ...and none gives up: every one lands.
 		if err, _ := firstErr.Load().(error); err != nil {
 			require.NoError(t, err, "%d of %d updates failed", failed.Load(), workers*each)
 		}
@@ -69,7 +69,7 @@ func TestReliabilityUpdateNoLostUpdates(t *testing.T) {
 }
 
 // TestReliabilityStaleSaveNeverSilent: 64 goroutines each load, increment
-// and Save 100 times with plain Save. Every Save either lands or fails with
+// and Save 50 times with plain Save. Every Save either lands or fails with
 // ErrConflict: successes + conflicts = attempts, and the final counter
 // equals the successes, so no save was lost silently.
 func TestReliabilityStaleSaveNeverSilent(t *testing.T) {
@@ -80,7 +80,7 @@ func TestReliabilityStaleSaveNeverSilent(t *testing.T) {
 		s, _ := e.c.Open(ctx, "")
 		require.NoError(t, e.c.Save(ctx, s))
 
-		workers, each := 64, scale(100, 4)
+		workers, each := 64, load(50, 12)
 		var wins, conflicts atomic.Int64
 		var other sync.Map
 		var wg sync.WaitGroup
@@ -112,8 +112,6 @@ func TestReliabilityStaleSaveNeverSilent(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, wins.Load(), got.Data.Count, "a save was lost silently")
 		require.Positive(t, conflicts.Load(), "no race happened; the test proves nothing")
-		t.Logf("FIGURE stale-save %s: %d attempts, %d saved, %d ErrConflict, 0 silent",
-			testdb.Dialect(db), workers*each, wins.Load(), conflicts.Load())
 	})
 }
 
@@ -129,7 +127,7 @@ func TestReliabilityDestroyVersusSave(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := setup(t, db)
-		res := destroyRaces(t, e, scale(1000, 4))
+		res := destroyRaces(t, e, load(1000, 250))
 		require.EqualValues(t, 0, e.count(t), "a destroyed session came back")
 		require.Zero(t, res.deadlocks.Load(), "deadlock errors returned to the caller in %d trials", res.trials)
 	})
@@ -255,24 +253,18 @@ func destroyVersusSave(ctx context.Context, e env, res *raceResult) error {
 func TestReliabilityManySessionsAtOnce(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		lat := &latencies{}
-		e := setup(t, db, session.WithObserver((func(_ context.Context, ev session.Event) {
-			lat.add(ev.Duration)
-		})))
+		e := setup(t, db)
 		ctx := context.Background()
 		const workers = 200
-		rounds := scale(10, 2)
+		rounds := load(10, 5)
 		tokens := make([]string, workers)
 		counts := make([]int, workers)
 		errs := make([]error, workers)
-		var ops atomic.Int64
-		start := time.Now()
 		var wg sync.WaitGroup
 		for w := range workers {
-			wg.Go(func() { tokens[w], counts[w], errs[w] = oneSessionWorker(ctx, e, rounds, &ops) })
+			wg.Go(func() { tokens[w], counts[w], errs[w] = oneSessionWorker(ctx, e, rounds) })
 		}
 		wg.Wait()
-		took := time.Since(start)
 		for w, err := range errs {
 			require.NoError(t, err, "worker %d", w)
 		}
@@ -282,12 +274,10 @@ func TestReliabilityManySessionsAtOnce(t *testing.T) {
 			require.Equal(t, counts[w], got.Data.Count, "worker %d", w)
 		}
 		require.EqualValues(t, workers, e.count(t))
-		t.Logf("FIGURE many-sessions %s: %d goroutines x %d rounds = %d operations, 0 errors, p50 %v p99 %v, %.0f ops/s",
-			testdb.Dialect(db), workers, rounds, ops.Load(), lat.quantile(0.5), lat.quantile(0.99), float64(ops.Load())/took.Seconds())
 	})
 }
 
-func oneSessionWorker(ctx context.Context, e env, rounds int, ops *atomic.Int64) (string, int, error) {
+func oneSessionWorker(ctx context.Context, e env, rounds int) (string, int, error) {
 	s, err := e.c.Open(ctx, "")
 	if err != nil {
 		return "", 0, err
@@ -295,7 +285,6 @@ func oneSessionWorker(ctx context.Context, e env, rounds int, ops *atomic.Int64)
 	if err := e.c.Save(ctx, s); err != nil {
 		return "", 0, err
 	}
-	ops.Add(2)
 	tok, count := s.Token(), 0
 	for i := range rounds {
 		s, err := e.c.Open(ctx, tok)
@@ -319,14 +308,12 @@ func oneSessionWorker(ctx context.Context, e env, rounds int, ops *atomic.Int64)
 		if err != nil || !ok {
 			return "", 0, errors.Join(err, errors.New("own session does not exist"))
 		}
-		ops.Add(4)
 		if i%5 == 4 {
 			// s is what Update stored, so it is current.
 			if err := e.c.Renew(ctx, s); err != nil {
 				return "", 0, err
 			}
 			tok = s.Token()
-			ops.Add(1)
 		}
 	}
 	return tok, count, nil
@@ -344,18 +331,17 @@ func TestReliabilitySQLiteFileRecommendedDSNNeverLocked(t *testing.T) {
 	sqlDB, err := db.DB()
 	require.NoError(t, err)
 	sqlDB.SetMaxOpenConns(32)
-	res := sqliteMixedRun(t, db, 32, scale(1000, 4), 50, 0)
+	res := sqliteMixedRun(t, db, 32, load(1000, 250), 50, 0)
 	require.Zero(t, res.locked, "database is locked with the recommended DSN")
 	require.Empty(t, res.other, "other errors")
-	t.Logf("FIGURE sqlite-recommended-dsn: %d goroutines x %d ops = %d ops in %v (%.0f ops/s), %d random cleanups, 0 lock errors",
-		res.workers, res.each, res.ops, res.took.Round(time.Millisecond), float64(res.ops)/res.took.Seconds(), res.cleanups)
 }
 
 // TestReliabilitySQLiteFileDefaultDSNControl is the control for the test
 // above: the same load on a SQLite file opened with a plain path (the
 // driver's defaults: rollback journal, deferred transactions, 5s busy
 // timeout). It asserts that this load does produce "database is locked"
-// errors, which the recommended DSN avoids.
+// errors, which the recommended DSN avoids. The driver's 5s busy timeout
+// makes every lock error cost 5s, so the workers stop at the first one.
 func TestReliabilitySQLiteFileDefaultDSNControl(t *testing.T) {
 	t.Parallel()
 	path := t.TempDir() + "/plain.db"
@@ -365,25 +351,13 @@ func TestReliabilitySQLiteFileDefaultDSNControl(t *testing.T) {
 	require.NoError(t, err)
 	sqlDB.SetMaxOpenConns(32)
 	t.Cleanup(func() { _ = sqlDB.Close() })
-	// The driver's 5s busy timeout makes every lock error cost 5s; stop at
-	// the first one unless a figure run wants the whole load.
-	stopAt := int64(1)
-	if figures() {
-		stopAt = 0
-	}
-	res := sqliteMixedRun(t, db, 32, scale(1000, 4), 50, stopAt)
-	t.Logf("FIGURE sqlite-default-dsn (control): %d goroutines x %d ops = %d ops in %v, %d lock errors, %d other errors",
-		res.workers, res.each, res.ops, res.took.Round(time.Millisecond), res.locked, len(res.other))
+	res := sqliteMixedRun(t, db, 32, load(1000, 250), 50, 1)
 	require.Positive(t, res.locked, "the control produced no lock error: the comparison proves nothing on this machine")
 }
 
 type mixedResult struct {
-	workers, each int
-	ops           int64
-	locked        int64
-	cleanups      int64
-	other         []string
-	took          time.Duration
+	locked int64
+	other  []string
 }
 
 // sqliteMixedRun runs workers goroutines of each mixed operations on db and
@@ -406,9 +380,9 @@ func sqliteMixedRun(t *testing.T, db *gorm.DB, workers, each, cleanupFreq int, s
 	require.NoError(t, err)
 	t.Cleanup(func() { hooks.Of(db).Wait() })
 	ctx := context.Background()
-	res := mixedResult{workers: workers, each: each}
+	var res mixedResult
 	var mu sync.Mutex
-	var ops, locked atomic.Int64
+	var locked atomic.Int64
 	note := func(err error) {
 		if err == nil {
 			return
@@ -423,7 +397,6 @@ func sqliteMixedRun(t *testing.T, db *gorm.DB, workers, each, cleanupFreq int, s
 		}
 		mu.Unlock()
 	}
-	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
@@ -433,7 +406,6 @@ func sqliteMixedRun(t *testing.T, db *gorm.DB, workers, each, cleanupFreq int, s
 				if stopAt > 0 && locked.Load() >= stopAt {
 					return
 				}
-				ops.Add(1)
 				s, err := c.Open(ctx, tok)
 				note(err)
 				if err != nil {
@@ -443,14 +415,14 @@ func sqliteMixedRun(t *testing.T, db *gorm.DB, workers, each, cleanupFreq int, s
 				switch r := rng.IntN(10); {
 				case r < 5:
 					s.Data.Count++
-					note((c.Save(ctx, s)))
+					note(c.Save(ctx, s))
 				case r < 7:
 					if !s.IsNew() {
 						_, err := c.Update(ctx, tok, func(c *Cart) error { c.Count++; return nil })
-						note((err))
+						note(err)
 					}
 				case r < 8:
-					note((c.Renew(ctx, s)))
+					note(c.Renew(ctx, s))
 					tok = s.Token()
 				case r < 9:
 					note(c.Destroy(ctx, s))
@@ -463,9 +435,7 @@ func sqliteMixedRun(t *testing.T, db *gorm.DB, workers, each, cleanupFreq int, s
 		})
 	}
 	wg.Wait()
-	res.took = time.Since(start)
 	hooks.Of(db).Wait()
-	res.ops, res.locked = ops.Load(), locked.Load()
-	res.cleanups = hooks.Of(db).Stats(table).Started
+	res.locked = locked.Load()
 	return res
 }

@@ -123,11 +123,13 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 			_, err = e.c.Open(ctx, c.Token())
 			require.NoError(t, err)
 
-			// Duplicate key from the database: two copies of one new session.
+			// Duplicate key from the database: two copies of one new
+			// session with different data.
 			fresh, err := e.c.Open(ctx, "")
 			require.NoError(t, err)
 			fresh.Data.Items = []string{payload}
 			twin := *fresh
+			twin.Data.Items = []string{payload, payload}
 			tokens = append(tokens, fresh.Token())
 			require.NoError(t, e.c.Save(ctx, fresh))
 			err = e.c.Save(ctx, &twin)

@@ -50,7 +50,8 @@
 // # Errors
 //
 // Failures to open or store go to the error handler (WithErrorHandler);
-// the default logs them and answers 409 or 500 with the bare status text.
+// the default logs them and answers 409, 503 (with Retry-After, when the
+// database is unavailable) or 500 with the bare status text.
 // Nothing in this package panics on runtime conditions, and no error or
 // log line carries a token, a stored id or a payload.
 //

@@ -339,8 +339,13 @@ func (m *Manager[T]) defaultError(w http.ResponseWriter, r *http.Request, err er
 		return
 	}
 	code := http.StatusInternalServerError
-	if errors.Is(err, session.ErrConflict) || errors.Is(err, session.ErrNotFound) {
+	switch {
+	case errors.Is(err, session.ErrConflict) || errors.Is(err, session.ErrNotFound):
 		code = http.StatusConflict
+	case errors.Is(err, session.ErrUnavailable):
+		// The database is restarting or failing over: a client may retry.
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
 	}
 	http.Error(w, http.StatusText(code), code)
 }

@@ -161,9 +161,10 @@ func (c *config) checkCookie() {
 // and must be safe for concurrent use across requests.
 //
 // The default logs err at Error level (see WithLogger) and answers 409
-// Conflict for session.ErrConflict and session.ErrNotFound, 500 Internal
-// Server Error otherwise, with the bare status text as the body. nil is
-// an error.
+// Conflict for session.ErrConflict and session.ErrNotFound, 503 Service
+// Unavailable with "Retry-After: 1" for session.ErrUnavailable (the
+// database is restarting or failing over), 500 Internal Server Error
+// otherwise, with the bare status text as the body. nil is an error.
 func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) Option {
 	return func(c *config) {
 		if h == nil {

@@ -18,6 +18,7 @@ type statements struct {
 	update              string
 	rekey               string
 	probe               string
+	stored              string
 	touch               string
 	deleteID            string
 	deleteSubject       string
@@ -53,6 +54,7 @@ func buildStatements(d Dialect, table string) *statements {
 		update:              f("UPDATE {pk} SET subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
 		rekey:               f("UPDATE {pk} SET id = ?, subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
 		probe:               f("SELECT version, expires_at FROM {t} WHERE id = ?"),
+		stored:              f("SELECT subject, payload, version, created_at, updated_at, deadline, expires_at FROM {t} WHERE id = ?"),
 		touch:               f("UPDATE {pk} SET updated_at = ?, expires_at = ? WHERE id = ? AND expires_at > ? AND expires_at < ?"),
 		deleteID:            f("DELETE FROM {t} WHERE id = ?"),
 		deleteSubject:       f("DELETE FROM {t} WHERE subject = ? AND subject <> ''"),
@@ -82,7 +84,7 @@ func buildStatements(d Dialect, table string) *statements {
 	default:
 		s.cleanupBatch = f("DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at <= ? LIMIT %d) AND expires_at <= ?")
 	}
-	for _, q := range []*string{&s.insert, &s.load, &s.loadForUpdate, &s.exists, &s.update, &s.rekey, &s.probe, &s.touch,
+	for _, q := range []*string{&s.insert, &s.load, &s.loadForUpdate, &s.exists, &s.update, &s.rekey, &s.probe, &s.stored, &s.touch,
 		&s.deleteID, &s.deleteSubject, &s.deleteAll, &s.deleteSubjectExcept, &s.listSubject,
 		&s.cleanupBatch, &s.countExpired, &s.adjustTime} {
 		*q = bindVars(d, *q)

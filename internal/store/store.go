@@ -216,6 +216,20 @@ func (r *Store) Probe(ctx context.Context, id string, now int64) (state State, v
 	}
 }
 
+// Stored reads the row with id whether or not it is live; found is false
+// when there is none.
+func (r *Store) Stored(ctx context.Context, id string) (row model.SessionRow, found bool, err error) {
+	ls := &loadScan{}
+	ls.vars = [2]any{id}
+	ls.dest = [7]any{&ls.row.Subject, &ls.row.Payload, &ls.row.Version,
+		&ls.row.CreatedAt, &ls.row.UpdatedAt, &ls.row.Deadline, &ls.row.ExpiresAt}
+	found, err = r.queryBound(ctx, r.sql.stored, ls.vars[:1], ls.dest[:]...)
+	if found {
+		ls.row.ID = id
+	}
+	return ls.row, found, err
+}
+
 // Touch records activity without changing the payload or the version: it
 // sets updated_at and moves expires_at forward to expiresAt, only if the row
 // is live at now and expiresAt is later than the stored value.
@@ -286,7 +300,7 @@ func (r *Store) execBound(ctx context.Context, sql string, vars ...any) (int64, 
 	for attempt := 1; ; attempt++ {
 		tx := r.raw(ctx, sql, vars)
 		tx = tx.Callback().Raw().Execute(tx)
-		if tx.Error == nil || !r.retry(ctx, tx.Error, attempt) {
+		if tx.Error == nil || !r.retry(ctx, tx.Error, attempt, false) {
 			return tx.RowsAffected, tx.Error
 		}
 	}
@@ -297,7 +311,7 @@ func (r *Store) execBound(ctx context.Context, sql string, vars ...any) (int64, 
 func (r *Store) queryBound(ctx context.Context, sql string, vars []any, dest ...any) (bool, error) {
 	for attempt := 1; ; attempt++ {
 		found, err := queryOnce(r.raw(ctx, sql, vars), dest)
-		if err == nil || !r.retry(ctx, err, attempt) {
+		if err == nil || !r.retry(ctx, err, attempt, true) {
 			return found, err
 		}
 	}
@@ -356,25 +370,41 @@ func (r *Store) raw(ctx context.Context, sql string, vars []any) *gorm.DB {
 }
 
 // statementRetries is how many times a single statement outside a
-// transaction runs when the database picks it as a deadlock victim.
+// transaction runs when the database picks it as a deadlock victim, or,
+// for a read or a statement that never reached the server, when the
+// database is unavailable.
 const statementRetries = 4
 
-// retry reports whether a statement that failed with err may run again: it
-// was a deadlock or serialization victim (which the database rolled back
-// whole) or met a SQLite table lock, it ran outside a transaction (inside
-// one, the whole transaction is lost and only its owner can redo it), and
-// attempts remain. Before it says yes it sleeps a short random time,
-// growing with attempt up to 8 ms, so that the statements that collided do
-// not collide again at once.
-func (r *Store) retry(ctx context.Context, err error, attempt int) bool {
-	if ctx.Err() != nil || !Transient(err) {
+// retry reports whether a statement that failed with err may run again,
+// and if so sleeps a short random time first (growing with attempt), so
+// that statements that collided do not collide again at once and a
+// database that is restarting is not hammered. It may when the statement
+// ran outside a transaction (inside one, the whole transaction is lost and
+// only its owner can redo it), attempts remain, and either the database
+// rolled it back whole (a deadlock or serialization victim, a SQLite
+// table lock), or it could not have changed anything: a read (read) that
+// met an unavailable database, or any statement refused before it was
+// sent (NotSent).
+func (r *Store) retry(ctx context.Context, err error, attempt int, read bool) bool {
+	if ctx.Err() != nil {
 		return false
 	}
 	limit := statementRetries
-	if r.dialect == SQLite {
-		// A shared-cache table lock is released within microseconds but
-		// refused, not waited for: try more often, briefly.
-		limit = 64
+	pause := time.Millisecond << min(attempt, 3) // up to 8 ms
+	switch {
+	case Transient(err):
+		if r.dialect == SQLite {
+			// A shared-cache table lock is released within microseconds
+			// but refused, not waited for: try more often, briefly.
+			limit = 64
+		}
+	case (read && Unavailable(err)) || NotSent(err):
+		// A restarting or failing-over server answers within
+		// milliseconds: pause long enough not to spin, short enough to
+		// keep a request's latency.
+		pause = 20 * time.Millisecond << min(attempt, 3) // up to 160 ms
+	default:
+		return false
 	}
 	if attempt >= limit {
 		return false
@@ -382,7 +412,7 @@ func (r *Store) retry(ctx context.Context, err error, attempt int) bool {
 	if _, inTx := r.db.Statement.ConnPool.(gorm.TxCommitter); inTx {
 		return false
 	}
-	t := time.NewTimer(rand.N(time.Millisecond<<min(attempt, 3)) + 100*time.Microsecond)
+	t := time.NewTimer(pause/2 + rand.N(pause/2) + 100*time.Microsecond)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
