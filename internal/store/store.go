@@ -48,10 +48,18 @@ func (r *Store) WithDB(db *gorm.DB) *Store {
 // bind returns db naming table, so plugins can tell which table a statement
 // is for, as a handle whose every chained call starts from a copy of its
 // statement: db's clauses and settings reach every statement, and no
-// statement leaks into the next.
+// statement leaks into the next. Every statement is also marked as a
+// write for GORM's read/write-splitting plugin (gorm.io/plugin/dbresolver,
+// whose Write operation sets this key): sessions need read-your-writes, so
+// even their SELECTs go to the primary, whatever replicas the application
+// registered.
 func bind(db *gorm.DB, table string) *gorm.DB {
-	return db.Table(table).Session(&gorm.Session{})
+	return db.Table(table).Set(resolverWrite, struct{}{}).Session(&gorm.Session{})
 }
+
+// resolverWrite is the statement setting by which dbresolver sends a
+// statement to its sources rather than its replicas.
+const resolverWrite = "gorm:db_resolver:write"
 
 // DB returns the *gorm.DB r runs on.
 func (r *Store) DB() *gorm.DB { return r.db }
