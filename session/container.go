@@ -74,6 +74,7 @@ func New[T any](db *gorm.DB, opts ...Option) (*Container[T], error) {
 	if err := checkSQLite(ctx, quiet(db), cfg.logger, cfg.table); err != nil {
 		return nil, fmt.Errorf("session: new: %w", err)
 	}
+	checkGalera(ctx, quiet(db), cfg.logger, cfg.table)
 	c := &Container[T]{cfg: &cfg, repo: repo, inner: cfg.codec, sealr: cfg.sealer}
 	p, err := hooks.Install(db)
 	if err != nil {

@@ -138,3 +138,17 @@ func TestSQLiteWithoutRecommendedSettingsWarns(t *testing.T) {
 		})
 	}
 }
+
+// TestNoGaleraWarningOffGalera: New says nothing about Galera on a MySQL or
+// MariaDB server that is not a Galera node (the warning itself is tested
+// against a real cluster in the scale-out tests).
+func TestNoGaleraWarningOffGalera(t *testing.T) {
+	t.Parallel()
+	db := testdb.Open(t, testdb.MySQL, nil)
+	var buf bytes.Buffer
+	c, err := session.New[Cart](db, session.WithTable(testdb.Table(t, db)), session.WithCleanupFrequency(0),
+		session.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	require.NotContains(t, buf.String(), "Galera")
+}
