@@ -38,6 +38,13 @@ type Stats struct {
 	// estimate, which can lag), "database" (the whole SQLite file, which may
 	// hold other tables, without its WAL file), or "" when Size is -1.
 	SizeScope string
+	// GaleraSyncWait is the node's wsrep_sync_wait when the database is a
+	// node of a Galera cluster, -1 otherwise. Without its read bit (an even
+	// value, 0 by default) the node answers reads without waiting for
+	// writes other nodes have certified, so a session saved through one
+	// node can look unknown on another: set wsrep_sync_wait=1 when
+	// requests can reach different nodes.
+	GaleraSyncWait int
 }
 
 // SubjectCount is one subject and its number of live rows.
@@ -88,6 +95,7 @@ func (r *Repository) Stats(ctx context.Context, at time.Time, topN int) (Stats, 
 		}
 		s.Size, s.SizeScope = -1, ""
 	}
+	s.GaleraSyncWait = r.galeraSyncWait(ctx)
 	return s, nil
 }
 
@@ -108,6 +116,19 @@ func (r *Repository) topSubjects(ctx context.Context, now int64, n int) ([]Subje
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// galeraSyncWait returns wsrep_sync_wait on a Galera node, -1 elsewhere
+// (including a database that cannot say).
+func (r *Repository) galeraSyncWait(ctx context.Context) int {
+	if r.st.Dialect() != store.MySQL {
+		return -1
+	}
+	var on, wait int
+	if _, err := r.st.QueryRow(ctx, "SELECT @@wsrep_on, @@wsrep_sync_wait", nil, &on, &wait); err != nil || on == 0 {
+		return -1
+	}
+	return wait
 }
 
 // size measures the table per dialect: PostgreSQL's

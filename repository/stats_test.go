@@ -96,6 +96,7 @@ func TestStats(t *testing.T) {
 		require.Equal(t, now-50, s.NewestCreated)
 		require.Equal(t, []repository.SubjectCount{{Subject: "user:a", Live: 3}, {Subject: "user:b", Live: 2}}, s.TopSubjects)
 		require.NotEmpty(t, s.SizeScope)
+		require.Equal(t, -1, s.GaleraSyncWait, "not a Galera node")
 		require.Positive(t, s.Size)
 
 		none, err := repo.Stats(ctx, time.UnixMilli(now), 0)

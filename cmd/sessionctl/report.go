@@ -29,6 +29,9 @@ type report struct {
 	// SizeScope is "table", "database" or "" (unknown).
 	SizeScope   string         `json:"size_scope"`
 	TopSubjects []subjectCount `json:"top_subjects"`
+	// GaleraSyncWait is the Galera node's wsrep_sync_wait, null when the
+	// database is not a Galera node.
+	GaleraSyncWait *int `json:"galera_sync_wait"`
 }
 
 type subjectCount struct {
@@ -52,6 +55,10 @@ func newReport(table string, t *target, now time.Time, s repository.Stats) repor
 	}
 	for _, c := range s.TopSubjects {
 		r.TopSubjects = append(r.TopSubjects, subjectCount(c))
+	}
+	if s.GaleraSyncWait >= 0 {
+		w := s.GaleraSyncWait
+		r.GaleraSyncWait = &w
 	}
 	return r
 }
@@ -85,6 +92,13 @@ func (r report) writeText(w io.Writer) {
 		line("Size on disk", "%s, table and indexes (InnoDB's estimate)", bytesText(*r.SizeBytes))
 	default:
 		line("Size on disk", "%s, table and indexes", bytesText(*r.SizeBytes))
+	}
+	if r.GaleraSyncWait != nil {
+		if *r.GaleraSyncWait&1 == 0 {
+			line("Galera", "wsrep_sync_wait=%d: this node may answer reads that miss writes made on other nodes; set wsrep_sync_wait=1 when requests can reach different nodes", *r.GaleraSyncWait)
+		} else {
+			line("Galera", "wsrep_sync_wait=%d: reads wait for the cluster's writes", *r.GaleraSyncWait)
+		}
 	}
 
 	if len(r.TopSubjects) == 0 {
