@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -96,8 +95,3 @@ func idOf(t *testing.T, tok string) string {
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:])
 }
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
-
-// wait blocks until random cleanups on e's database have finished.
-func (e env) wait() { hooks.Of(e.db).Wait() }
