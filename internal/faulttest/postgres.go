@@ -9,6 +9,12 @@
 // unless GORMSESSION_TEST_REQUIRE contains "pgfault", which makes it a
 // failure. initdb and postgres refuse to run as root; as root the commands
 // run as the "postgres" user through runuser (or su).
+//
+// A server can also have a streaming standby (StartReplica): asynchronous,
+// optionally applying its primary's changes with a delay so reads from it
+// lag, or synchronous, so the primary acknowledges a commit only once the
+// standby has it on disk, and can then be promoted after the primary's
+// crash.
 package faulttest
 
 import (
@@ -44,6 +50,19 @@ type Postgres struct {
 // server is stopped and its files removed when t ends.
 func StartPostgres(t testing.TB) *Postgres {
 	t.Helper()
+	bin := requireBin(t)
+	p := newServer(t, bin)
+	p.run(2*time.Minute, "initdb", "-D", p.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions")
+	// Small, quick-to-recover settings; fsync stays on, as in production.
+	p.configure(fmt.Sprintf("listen_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\nmax_connections = 50\nshared_buffers = 32MB\n", p.port, p.dir))
+	p.Start()
+	return p
+}
+
+// requireBin returns the directory of the server binaries, or skips (or
+// fails, see Require) t when there is none.
+func requireBin(t testing.TB) string {
+	t.Helper()
 	bin := findBin()
 	if bin == "" {
 		if slices.Contains(strings.Split(os.Getenv("GORMSESSION_TEST_REQUIRE"), ","), Require) {
@@ -51,6 +70,15 @@ func StartPostgres(t testing.TB) *Postgres {
 		}
 		t.Skip("PostgreSQL server binaries (initdb, pg_ctl) not found; set GORMSESSION_TEST_REQUIRE=" + Require + " to fail instead")
 	}
+	return bin
+}
+
+// newServer makes the temporary directory of a server that does not exist
+// yet, owned by the server's user, picks its port, and registers the
+// cleanups: the server is stopped (by its pid, whatever state the test left
+// it in) and its files removed when t ends.
+func newServer(t testing.TB, bin string) *Postgres {
+	t.Helper()
 	p := &Postgres{t: t, bin: bin}
 	dir, err := os.MkdirTemp("", "gormsession-pgfault-")
 	if err != nil {
@@ -71,23 +99,26 @@ func StartPostgres(t testing.TB) *Postgres {
 		p.as = "postgres"
 	}
 	p.port = freePort(t)
-	p.run(2*time.Minute, "initdb", "-D", p.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions")
-	// Small, quick-to-recover settings; fsync stays on, as in production.
-	conf := fmt.Sprintf("\nlisten_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\nmax_connections = 50\nshared_buffers = 32MB\n", p.port, dir)
+	// Registered after the removal of dir, so it runs before it.
+	t.Cleanup(p.kill)
+	return p
+}
+
+// configure appends settings to the server's postgresql.conf; later lines
+// win over earlier ones.
+func (p *Postgres) configure(settings string) {
+	p.t.Helper()
 	f, err := os.OpenFile(filepath.Join(p.data(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
-		t.Fatalf("faulttest: postgresql.conf: %v", err)
+		p.t.Fatalf("faulttest: postgresql.conf: %v", err)
 	}
-	_, err = f.WriteString(conf)
+	_, err = f.WriteString("\n" + settings)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		t.Fatalf("faulttest: postgresql.conf: %v", err)
+		p.t.Fatalf("faulttest: postgresql.conf: %v", err)
 	}
-	p.Start()
-	t.Cleanup(func() { p.stop("immediate", false) })
-	return p
 }
 
 // DSN returns a DSN for the server's "postgres" database.
@@ -95,8 +126,12 @@ func (p *Postgres) DSN() string {
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable connect_timeout=5", p.port)
 }
 
+// Port returns the server's TCP port on 127.0.0.1, for DSNs that name
+// several servers.
+func (p *Postgres) Port() int { return p.port }
+
 // Start starts the server and waits until it accepts connections (crash
-// recovery included).
+// recovery included; a standby accepts them once its data is consistent).
 func (p *Postgres) Start() {
 	p.t.Helper()
 	p.run(2*time.Minute, "pg_ctl", "-D", p.data(), "-l", filepath.Join(p.dir, "log"), "-w", "-t", "90", "start")
@@ -119,6 +154,34 @@ func (p *Postgres) stop(mode string, must bool) {
 	}
 }
 
+// kill stops the server at the end of the test, whatever state it was left
+// in: pg_ctl stop -m immediate, then, if that did not end it, SIGKILL to
+// the postmaster's pid (from postmaster.pid, and only if that process is
+// this data directory's postmaster, which needs Linux's /proc).
+func (p *Postgres) kill() {
+	p.stop("immediate", false)
+	if pid := p.postmasterPID(); pid > 0 {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && strings.Contains(string(cmdline), p.data()) {
+			if proc, err := os.FindProcess(pid); err == nil {
+				_ = proc.Kill()
+			}
+		}
+	}
+}
+
+// postmasterPID returns the pid in the data directory's postmaster.pid,
+// or 0 when there is none (the server is not running).
+func (p *Postgres) postmasterPID() int {
+	b, err := os.ReadFile(filepath.Join(p.data(), "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(first))
+	return pid
+}
+
 func (p *Postgres) data() string { return filepath.Join(p.dir, "data") }
 
 func (p *Postgres) run(timeout time.Duration, name string, args ...string) {
@@ -135,7 +198,7 @@ func (p *Postgres) run(timeout time.Duration, name string, args ...string) {
 
 // command builds the command for one server binary, as the server's user.
 func (p *Postgres) command(name string, args ...string) *exec.Cmd {
-	path := filepath.Join(p.bin, name)
+	path := p.tool(name)
 	if p.as == "" {
 		return exec.Command(path, args...)
 	}
@@ -149,11 +212,29 @@ func (p *Postgres) command(name string, args ...string) *exec.Cmd {
 	return exec.Command("su", p.as, "-s", "/bin/sh", "-c", strings.Join(quoted, " "))
 }
 
+// tool returns the path of a PostgreSQL program: the one beside initdb, or
+// else the one on PATH.
+func (p *Postgres) tool(name string) string {
+	path := filepath.Join(p.bin, name)
+	if !isExec(path) {
+		if found, err := exec.LookPath(name); err == nil {
+			return found
+		}
+	}
+	return path
+}
+
 // findBin returns the directory holding initdb and pg_ctl, preferring the
 // newest installed major version, or "".
 func findBin() string {
 	var dirs []string
 	if p, err := exec.LookPath("initdb"); err == nil {
+		// A link on PATH (to /usr/lib/postgresql/N/bin/initdb, say)
+		// stands for the directory it points into, which has the other
+		// binaries too.
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			dirs = append(dirs, filepath.Dir(real))
+		}
 		dirs = append(dirs, filepath.Dir(p))
 	}
 	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
