@@ -517,7 +517,7 @@ func (c *Container[T]) updateOnce(ctx context.Context, tok string, fn func(*T) e
 func (c *Container[T]) updateLocked(ctx context.Context, tok string, fn func(*T) error) (*Session[T], error) {
 	var out *Session[T]
 	var ours error // an error this package made, returned as is
-	err := c.repo.DB().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := c.repo.Transaction(ctx, func(tx *gorm.DB) error {
 		out, ours = c.WithTx(tx).updateOnce(ctx, tok, fn, true)
 		return ours
 	})

@@ -61,8 +61,21 @@ func bind(db *gorm.DB, table string) *gorm.DB {
 // statement to its sources rather than its replicas.
 const resolverWrite = "gorm:db_resolver:write"
 
-// DB returns the *gorm.DB r runs on.
-func (r *Store) DB() *gorm.DB { return r.db }
+// Transaction runs fn in a transaction begun on r's handle under ctx, on
+// the primary: a single statement is steered by the write mark as it runs,
+// but a transaction takes its connection when it begins, so the resolver's
+// callback (registered on GORM's query chain) is given the marked
+// statement first, as dbresolver's own Write clause does. Without a
+// resolver that is a no-op.
+func (r *Store) Transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	db := r.db.WithContext(ctx)
+	if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); !inTx {
+		if route := db.Callback().Query().Get("gorm:db_resolver"); route != nil {
+			route(db)
+		}
+	}
+	return db.Transaction(fn)
+}
 
 // Table returns the table name.
 func (r *Store) Table() string { return r.table }
@@ -76,7 +89,7 @@ func (r *Store) Dialect() Dialect { return r.dialect }
 // the table; on SQLite in one immediate transaction; MySQL's CREATE TABLE IF
 // NOT EXISTS is atomic on its own.
 func (r *Store) Migrate(ctx context.Context) error {
-	return r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return r.Transaction(ctx, func(tx *gorm.DB) error {
 		if r.dialect == Postgres {
 			h := fnv.New64a()
 			h.Write([]byte("gormsession:migrate:" + r.table))

@@ -360,3 +360,58 @@ func (r *resolverCounts) add(o resolverCounts) {
 	r.oldOnReplica += o.oldOnReplica
 	r.destroyedOnReplica += o.destroyedOnReplica
 }
+
+// TestResolverWithReplicaAsDefaultConnection: an application that opened
+// its *gorm.DB on a replica and lists the primary as the resolver's source
+// still gets every statement of the library on the primary, transactions
+// included (the migration, and Update's locked retries under contention,
+// which begin a transaction rather than run a single statement).
+func TestResolverWithReplicaAsDefaultConnection(t *testing.T) {
+	t.Parallel()
+	primary := faulttest.StartPostgres(t)
+	replica := primary.StartReplica(faulttest.ReplicaOptions{})
+
+	db := open(t, replica.DSN(), 8)
+	resolver := dbresolver.Register(dbresolver.Config{
+		Sources: []gorm.Dialector{postgres.Open(primary.DSN())},
+	})
+	require.NoError(t, db.Use(resolver))
+	t.Cleanup(func() {
+		_ = resolver.Call(func(p gorm.ConnPool) error {
+			if c, ok := p.(io.Closer); ok {
+				_ = c.Close()
+			}
+			return nil
+		})
+	})
+
+	c, err := session.New[Cart](db, session.WithTable("rr_default_replica"))
+	require.NoError(t, err, "the migration's transaction must run on the primary")
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := context.Background()
+	s, err := c.Open(ctx, "")
+	require.NoError(t, err)
+	require.NoError(t, c.Save(ctx, s))
+
+	// Contention makes Update take its locked, transactional path.
+	const workers, each = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				if _, err := c.Update(ctx, s.Token(), func(c *Cart) error { c.N++; return nil }); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	got, err := c.Load(ctx, s.Token())
+	require.NoError(t, err)
+	require.Equal(t, workers*each, got.Data.N)
+}
