@@ -12,6 +12,7 @@ import (
 	"time"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
+	"github.com/gormsession/gormsession/session"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/mysql"
@@ -23,13 +24,6 @@ import (
 
 // envDSN names the variable that points Open at another database.
 const envDSN = "GORMSESSION_TEST_DSN"
-
-// sqliteParams are the parameters of the project's recommended SQLite DSN:
-// WAL so readers run beside the writer, a busy timeout so a writer waits
-// for the lock instead of failing, immediate transactions so none
-// deadlocks upgrading its lock, and synchronous=NORMAL, which is safe with
-// WAL.
-const sqliteParams = "_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
 
 const (
 	// maxOpenConns bounds each pool, so that many parallel tests stay
@@ -92,7 +86,7 @@ func Open(t testing.TB) *gorm.DB {
 	var dial gorm.Dialector
 	memory := false
 	if dsn := strings.TrimSpace(os.Getenv(envDSN)); dsn == "" {
-		dial = sqlite.Open("file:" + filepath.Join(t.TempDir(), "sessions.db") + "?" + sqliteParams)
+		dial = sqlite.Open(session.SQLiteDSN(filepath.Join(t.TempDir(), "sessions.db")))
 	} else {
 		d, err := dialector(dsn)
 		if err != nil {
@@ -189,7 +183,7 @@ func sqliteTarget(dsn string) *target {
 	path, params, hasParams := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
 	full := dsn
 	if !hasParams && path != ":memory:" {
-		full = "file:" + path + "?" + sqliteParams
+		full = session.SQLiteDSN(path)
 	}
 	memory := path == ":memory:" || strings.Contains(params, "mode=memory")
 	return &target{name: "sqlite", dial: sqlite.Open(full), memory: memory}

@@ -34,6 +34,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/gormsession/gormsession/hooks"
+	"github.com/gormsession/gormsession/session"
 )
 
 func main() {
@@ -108,8 +109,8 @@ func openDB(driver, dsn, file string) (*gorm.DB, error) {
 	case "sqlite":
 		if dsn == "" {
 			// WAL, a busy timeout and immediate transactions: the DSN the
-			// project recommends for SQLite (see the README).
-			dsn = "file:" + file + "?_journal_mode=WAL&_busy_timeout=10000&_txlock=immediate&_synchronous=NORMAL"
+			// project recommends for SQLite.
+			dsn = session.SQLiteDSN(file)
 		}
 		d = sqlite.Open(dsn)
 	case "postgres":
