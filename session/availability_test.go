@@ -114,4 +114,3 @@ func requireUnavailable(t *testing.T, err error) {
 	require.NotContains(t, err.Error(), "S3cretPW")
 	require.True(t, strings.HasPrefix(err.Error(), "session: "), err.Error())
 }
-

@@ -490,9 +490,21 @@ func (c *Container[T]) update(ctx context.Context, tok string, fn func(*T) error
 			return nil, attempt, dbErr(ctx, "update", ctx.Err())
 		case <-t.C:
 		}
-		backoff = min(2*backoff, 32*time.Millisecond)
+		// A lost race on one server is soon settled by the row lock the
+		// next attempt takes; a rollback by the database (above all a
+		// Galera certification failure, which the local lock cannot
+		// prevent) needs writers to spread out further.
+		limit := 32 * time.Millisecond
+		if store.Transient(err) || errors.Is(err, errRolledBack) {
+			limit = 256 * time.Millisecond
+		}
+		backoff = min(2*backoff, limit)
 	}
 }
+
+// errRolledBack marks an Update attempt that the database rolled back whole
+// (a deadlock, serialization or certification failure).
+var errRolledBack = errors.New("rolled back by the database")
 
 // updateOnce is one load-change-save. With lock, c must be bound to a
 // transaction and the row is locked as it is read.
@@ -523,8 +535,9 @@ func (c *Container[T]) updateLocked(ctx context.Context, tok string, fn func(*T)
 	})
 	switch {
 	case store.Transient(ours), store.Transient(err):
-		// A deadlock victim: the transaction is gone; try again.
-		return nil, fmt.Errorf("session: update: %w", ErrConflict)
+		// A deadlock or certification victim: the transaction is gone;
+		// try again, after a longer pause than for a lost race.
+		return nil, fmt.Errorf("session: update: %w (%w)", ErrConflict, errRolledBack)
 	case ours != nil:
 		return nil, ours
 	case err != nil:

@@ -195,6 +195,17 @@ func TestFaultTimedOutContextUnderLock(t *testing.T) {
 			require.Equal(t, "timeout", session.ErrorKind(out[i].err), c.name)
 			require.Less(t, out[i].took, bound, c.name)
 		}
+		if testdb.Dialect(db) == testdb.Postgres {
+			// pgx sends its cancel requests in the background: release the
+			// lock only once no statement of ours still waits for it, or a
+			// statement whose cancel had not arrived yet would run.
+			require.Eventually(t, func() bool {
+				var waiting int64
+				err := db.Raw("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE ?",
+					"%"+e.table+"%").Scan(&waiting).Error
+				return err == nil && waiting == 0
+			}, promptSlack, 10*time.Millisecond, "timed-out statements still wait for the lock")
+		}
 		release()
 		// On MySQL/MariaDB the driver closes the connection of a call whose
 		// context ended, but the server still runs the statement that was

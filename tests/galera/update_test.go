@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -31,14 +30,11 @@ import (
 // With wsrep_sync_wait=0 a node's first, unlocked read may also be stale;
 // the versioned write then misses and Update retries the same way.
 //
-// Asserted: no increment is lost or applied twice (every node ends at
-// 1200 minus the number of Update calls that failed), every failure is
-// ErrConflict (Update gave up after its attempts), and failures stay under
-// 1%. Update does not always win within its 64 attempts at this contention
-// (24 writers on one row across 3 nodes): about one run in five has one or
-// two "gave up after 64 attempts" failures, so the stricter goal of no
-// failure at all is checked only with GORMSESSION_GALERA_STRICT_UPDATE=1.
-// The figures (errors, counts, retries, statement outcomes, Galera's
+// Asserted: no Update call fails and no increment is lost or applied
+// twice: every node ends at exactly 1200. (Update spreads its attempts out
+// further, up to 256 ms, after the database rolled one back, as a
+// certification failure does; with the 32 ms of a lost race it gave up
+// after 64 attempts in about one run in seven.) The figures (errors, counts, retries, statement outcomes, Galera's
 // certification failures and brute-force aborts) are logged every run.
 //
 // Run it repeatedly with -run TestCrossNodeUpdate -count=5.
@@ -161,14 +157,10 @@ func crossNodeUpdate(t *testing.T, c *cluster.Cluster, params string) {
 	}
 	t.Logf("statements: %s", stmts)
 	require.Zero(t, other.Load(), "Update failed with errors other than ErrConflict")
+	require.Zero(t, failed.Load(), "Update gave up")
 	for i := range cluster.Size {
-		require.Equal(t, want-int(failed.Load()), counts[i],
-			"node %d: the count is not 1200 minus the failed calls: increments lost or applied twice", i+1)
+		require.Equal(t, want, counts[i], "node %d: increments lost or applied twice", i+1)
 	}
-	if os.Getenv("GORMSESSION_GALERA_STRICT_UPDATE") == "1" {
-		require.Zero(t, failed.Load(), "Update gave up")
-	}
-	require.LessOrEqual(t, failed.Load(), int64(want/100), "Update gave up on more than 1%% of the calls")
 }
 
 // retryStats summarises the retries of every update: total, how many
