@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -71,6 +72,7 @@ func TestFaultPostgresHardStopAndRecover(t *testing.T) {
 		stop      atomic.Bool
 		phase     atomic.Int32 // 0 up, 1 down, 2 back
 		downErrs  atomic.Int64
+		upErrs    []string // the first errors while the server was up
 	)
 	op := func(name string, fn func(ctx context.Context) error) error {
 		cctx, cancel := context.WithTimeout(ctx, deadline)
@@ -96,6 +98,12 @@ func TestFaultPostgresHardStopAndRecover(t *testing.T) {
 			failures.Add(1)
 			if phase.Load() == 1 {
 				downErrs.Add(1)
+			} else {
+				mu.Lock()
+				if len(upErrs) < 5 {
+					upErrs = append(upErrs, name+": "+err.Error())
+				}
+				mu.Unlock()
 			}
 		}
 		return err
@@ -162,7 +170,10 @@ func TestFaultPostgresHardStopAndRecover(t *testing.T) {
 	}
 	// Up: some work commits.
 	waitFor("sessions before the stop", func() bool { mu.Lock(); defer mu.Unlock(); return len(committed) >= 20 })
-	require.Zero(t, failures.Load(), "failures while the server was up")
+	mu.Lock()
+	firstErrs := slices.Clone(upErrs)
+	mu.Unlock()
+	require.Zero(t, failures.Load(), "failures while the server was up: %q", firstErrs)
 
 	// Get a random cleanup stuck behind a lock that blocks writes, so
 	// that it is running when the server goes away.
