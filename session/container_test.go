@@ -133,7 +133,7 @@ func TestOpenIsLenientAndWritesNothing(t *testing.T) {
 		}
 		require.EqualValues(t, 1, e.count(t), "opening unknown tokens wrote rows")
 
-		clock.Add(time.Hour)
+		clock.Advance(time.Hour)
 		s, err := e.c.Open(ctx, saved.Token())
 		require.NoError(t, err)
 		require.True(t, s.IsNew(), "an expired session must not be reopened")
@@ -327,14 +327,14 @@ func TestAbsoluteAndIdleTimeouts(t *testing.T) {
 		before := e.rows(t)[0]
 
 		// Throttled: 30s later is under a tenth of the window, no write.
-		clock.Add(30 * time.Second)
+		clock.Advance(30 * time.Second)
 		_, err := e.c.Load(ctx, s.Token())
 		require.NoError(t, err)
 		require.Equal(t, before, e.rows(t)[0])
 
 		// Activity every 9 minutes keeps it alive past many idle windows...
 		for range 6 {
-			clock.Add(9 * time.Minute)
+			clock.Advance(9 * time.Minute)
 			got, err := e.c.Load(ctx, s.Token())
 			require.NoError(t, err)
 			require.Equal(t, []string{"kept"}, got.Data.Items)
@@ -345,18 +345,18 @@ func TestAbsoluteAndIdleTimeouts(t *testing.T) {
 		require.Greater(t, after.ExpiresAt, before.ExpiresAt)
 		// ...but never past the absolute deadline.
 		require.LessOrEqual(t, after.ExpiresAt, created.Add(time.Hour).UnixMilli())
-		clock.Add(9 * time.Minute) // 54.5 + 9 = 63.5 minutes after creation
+		clock.Advance(9 * time.Minute) // 54.5 + 9 = 63.5 minutes after creation
 		_, err = e.c.Load(ctx, s.Token())
 		require.ErrorIs(t, err, session.ErrNotFound)
 
 		// Idle: a second session left alone for 10 minutes expires.
 		s2, _ := e.c.Open(ctx, "")
 		require.NoError(t, e.c.Save(ctx, s2))
-		clock.Add(10*time.Minute - time.Millisecond)
+		clock.Advance(10*time.Minute - time.Millisecond)
 		ok, err := e.c.Exists(ctx, s2.Token())
 		require.NoError(t, err)
 		require.True(t, ok)
-		clock.Add(time.Millisecond)
+		clock.Advance(time.Millisecond)
 		ok, err = e.c.Exists(ctx, s2.Token())
 		require.NoError(t, err)
 		require.False(t, ok)
@@ -473,9 +473,9 @@ func TestCleanupDeletesExactlyTheExpired(t *testing.T) {
 			return toks
 		}
 		old := save(30)
-		clock.Add(30 * time.Minute)
+		clock.Advance(30 * time.Minute)
 		live := save(11)
-		clock.Add(30 * time.Minute) // the first 30 are now exactly at their deadline
+		clock.Advance(30 * time.Minute) // the first 30 are now exactly at their deadline
 		n, err := e.c.Cleanup(ctx)
 		require.NoError(t, err)
 		require.EqualValues(t, 30, n)

@@ -86,7 +86,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 			// Ordinary traffic, an idle refresh included.
 			_, err := e.c.Load(ctx, a.Token())
 			require.NoError(t, err)
-			clock.Add(10 * time.Minute)
+			clock.Advance(10 * time.Minute)
 			_, err = e.c.Open(ctx, a.Token())
 			require.NoError(t, err)
 			_, err = e.c.Update(ctx, a.Token(), func(c *Cart) error { c.Count++; return nil })

@@ -193,7 +193,7 @@ func TestSecurityIdleRefreshResendsCookie(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		const idle = 3 * time.Second
-		clock := &settableClock{now: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
+		clock := sessiontest.NewClock(time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC))
 		e := setupContainer[Cart](t, db, cartMux,
 			session.WithIdleTimeout(idle), sessiontest.WithClock(clock.Now))
 
@@ -208,7 +208,7 @@ func TestSecurityIdleRefreshResendsCookie(t *testing.T) {
 
 		refreshes := 0
 		for i := range 12 { // 6s of fake time: twice the idle timeout
-			clock.Add(500 * time.Millisecond)
+			clock.Advance(500 * time.Millisecond)
 			now := clock.Now()
 			require.True(t, now.Before(browserExpiry),
 				"read %d: the browser dropped the cookie %v ago while the session lives", i, now.Sub(browserExpiry))
@@ -446,24 +446,6 @@ func storedVersion[T any](t *testing.T, e *tenv[T], id string) int64 {
 	require.NoError(t, e.db.Table(e.table).Where("id = ?", id).Pluck("version", &v).Error)
 	require.Len(t, v, 1, "no row for the session")
 	return v[0]
-}
-
-// settableClock is a fake clock for sessiontest.WithClock.
-type settableClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *settableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *settableClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }
 
 // idOfToken is the stored id of tok: the lower-case hex SHA-256 of its
