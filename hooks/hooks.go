@@ -82,7 +82,11 @@ type Plugin struct {
 	db     atomic.Pointer[gorm.DB]           // root, set by Initialize
 	once   sync.Once
 
-	runs sync.WaitGroup // every cleanup started
+	// Cleanups running, for Wait. Not a WaitGroup: Wait may run while
+	// queries start new cleanups, which a WaitGroup does not allow.
+	runMu  sync.Mutex
+	active int
+	idle   chan struct{} // closed when active drops to zero
 }
 
 type entry struct {
@@ -95,6 +99,11 @@ type entry struct {
 	running atomic.Bool
 	ctx     context.Context // ended when the table is unregistered
 	cancel  context.CancelFunc
+	// startMu orders starting a cleanup against unregistering the table:
+	// once closed is set no cleanup starts, so done.Wait in Unregister
+	// sees every one that did. Taken only when the dice fire.
+	startMu sync.Mutex
+	closed  bool
 	done    sync.WaitGroup // this table's cleanups
 
 	rolls, started, skipped, failures, deleted atomic.Int64
@@ -214,6 +223,9 @@ func (p *Plugin) Unregister(table string) {
 	}
 	p.tables.Store(&next)
 	p.mu.Unlock()
+	e.startMu.Lock()
+	e.closed = true
+	e.startMu.Unlock()
 	e.cancel()
 	e.done.Wait()
 }
@@ -244,7 +256,12 @@ func (p *Plugin) Stats(table string) Stats {
 // (session.Container.Close), which unregisters the table.
 func (p *Plugin) Wait() {
 	if p != nil {
-		p.runs.Wait()
+		p.runMu.Lock()
+		n, idle := p.active, p.idle
+		p.runMu.Unlock()
+		if n > 0 {
+			<-idle
+		}
 	}
 }
 
@@ -269,9 +286,22 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 		e.skipped.Add(1)
 		return
 	}
+	e.startMu.Lock()
+	if e.closed {
+		// The table was unregistered after this query looked it up.
+		e.startMu.Unlock()
+		e.running.Store(false)
+		return
+	}
 	e.started.Add(1)
-	p.runs.Add(1)
+	p.runMu.Lock()
+	if p.active == 0 {
+		p.idle = make(chan struct{})
+	}
+	p.active++
+	p.runMu.Unlock()
 	e.done.Add(1)
+	e.startMu.Unlock()
 	go p.run(e)
 }
 
@@ -287,7 +317,13 @@ func (e *entry) roll() bool {
 }
 
 func (p *Plugin) run(e *entry) {
-	defer p.runs.Done()
+	defer func() {
+		p.runMu.Lock()
+		if p.active--; p.active == 0 {
+			close(p.idle)
+		}
+		p.runMu.Unlock()
+	}()
 	defer e.done.Done()
 	defer e.running.Store(false)
 	cfg := e.cfg

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -277,4 +278,43 @@ func TestSecondContainerCannotChangeTheFirstsCleanup(t *testing.T) {
 		hooks.Of(db).Wait()
 		require.EqualValues(t, 10, hooks.Of(db).Stats(other).Rolls)
 	})
+}
+
+// TestCloseRacingQueries: Close while many queries of the table fire
+// cleanups (and a test Waits meanwhile): once Close returns no random
+// cleanup of the container runs any more, and nothing panics or leaks.
+func TestCloseRacingQueries(t *testing.T) {
+	t.Parallel()
+	db := testdb.Open(t, testdb.SQLite, nil)
+	var runs atomic.Int64
+	c, _ := container(t, db, 1, session.WithObserver(func(_ context.Context, e session.Event) {
+		if e.Op == "cleanup" && e.Random {
+			runs.Add(1)
+		}
+	}))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					openUnknown(t, c, 1)
+					hooks.Of(db).Wait()
+				}
+			}
+		})
+	}
+	for runs.Load() < 5 {
+		openUnknown(t, c, 1)
+	}
+	require.NoError(t, c.Close())
+	after := runs.Load()
+	openUnknown(t, c, 200) // the container still works, without dice
+	close(stop)
+	wg.Wait()
+	hooks.Of(db).Wait()
+	require.Equal(t, after, runs.Load(), "a random cleanup ran after Close returned")
 }
