@@ -68,6 +68,7 @@ func (f Factory) Supports(dialect string) bool {
 func Subjects() []Factory {
 	return []Factory{
 		{Name: "raw", New: newRaw},
+		{Name: "rawblob", New: newRawBlob},
 		{Name: "gorm", New: newPlainGorm},
 		{Name: "ours", New: newOurs},
 		{Name: "scs_pgxstore", Peer: true, Dialects: []string{Postgres}, New: newSCSPgx},
