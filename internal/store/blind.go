@@ -21,7 +21,7 @@ import (
 //
 // A Blind is immutable and safe for concurrent use.
 type Blind struct {
-	st                    *Store
+	st                *Store
 	find, write, tomb string
 }
 
