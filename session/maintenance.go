@@ -7,9 +7,11 @@ import (
 	"github.com/gormsession/gormsession/internal/store"
 )
 
-// Cleanup deletes every session expired as of now, in batches of
-// 1000 rows, each bounded by WithCleanupTimeout, until a
-// batch comes back short; it never deletes a live session. It reports how
+// Cleanup deletes every session expired as of now, in batches sized by
+// time for the database at hand (short on SQLite and MySQL/MariaDB, where
+// a batch can hold writers up, longer on PostgreSQL, where it cannot),
+// each bounded by WithCleanupTimeout, until none is left; it never deletes
+// a live session, also not one a concurrent Save renews meanwhile. It reports how
 // many rows it deleted, also alongside an error when it stopped early.
 // The random cleanup calls the same code; call Cleanup yourself (from a
 // scheduled job) when WithCleanupFrequency is 0.
@@ -23,8 +25,16 @@ func (c *Container[T]) Cleanup(ctx context.Context) (int64, error) {
 	return n, err
 }
 
+// cleanupOptions are the options of every cleanup of c, the random one
+// included: store.DefaultPacing sizes the batches by time, capped by
+// sessiontest.WithCleanupBatchSize when a test set it to anything but the
+// config's default (which stands for "no cap").
 func (c *Container[T]) cleanupOptions() store.CleanupOptions {
-	return store.CleanupOptions{BatchSize: c.cfg.cleanupBatch, BatchTimeout: c.cfg.cleanupTimeout}
+	o := store.CleanupOptions{BatchTimeout: c.cfg.cleanupTimeout}
+	if c.cfg.cleanupBatch != cleanupBatchDefault {
+		o.BatchSize = c.cfg.cleanupBatch
+	}
+	return o
 }
 
 // AdjustTime shifts every stored time of every session in the table by
