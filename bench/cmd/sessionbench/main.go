@@ -4,8 +4,12 @@
 // hand-written baseline of the same pass.
 //
 // bench/run.sh builds and runs it; -guard runs the short regression pass of
-// .ci/steps/50-bench-guard.sh (ours and the baseline only) and exits 1 when
-// a ratio is more than twice its target.
+// .ci/steps/50-bench-guard.sh (guard.go): it first checks gormsession's
+// allocations and statements per operation against guard_expected.txt,
+// exactly (exact.go), then its time ratios to the baseline with a method
+// that tolerates a busy machine (best of several interleaved passes, and a
+// rerun before failing), and exits 1 on a changed count or a clear time
+// regression. -guard-update records the exact counts.
 package main
 
 import (
@@ -14,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"maps"
 	"os"
 	"os/signal"
 	"strings"
@@ -58,7 +63,13 @@ func main() {
 		jsonOut   = flag.String("json", "", "write every sample to this file")
 		mdOut     = flag.String("md", "", "write the report (markdown) to this file")
 		meta      = flag.String("meta", "", "file with machine and version notes for the report")
-		guard     = flag.Bool("guard", false, "regression guard: print ratios, exit 1 when one exceeds twice its target")
+		guard     = flag.Bool("guard", false, "regression guard: exact counts, then time ratios; exit 1 on a changed count or a clear regression")
+		update    = flag.Bool("guard-update", false, "measure the exact counts on -exact-dbs, write them to -expected and exit")
+		expected  = flag.String("expected", "cmd/sessionbench/guard_expected.txt", "the guard's expected exact counts")
+		exactDBs  = flag.String("exact-dbs", "postgres,sqlite,mysql", "databases of the guard's exact counts")
+		rounds    = flag.Int("guard-rounds", 40, "guard: paired rounds per target (a rerun doubles them)")
+		chunk     = flag.Duration("guard-chunk", 5*time.Millisecond, "guard: the baseline's time per chunk of a paired round")
+		budget    = flag.Duration("guard-budget", 4*time.Second, "guard: time per target after which no new round starts (at least 15 rounds)")
 		keep      = flag.Bool("keep", false, "keep the bench_gs_* namespaces afterwards")
 	)
 	flag.Parse()
@@ -67,6 +78,35 @@ func main() {
 	}
 	ctx := context.Background()
 	env := bench.EnvFromEnvironment()
+	exactOK := true
+	if *guard || *update {
+		t := time.Now()
+		edbs := strings.Split(*exactDBs, ",")
+		got := map[exactKey]exactCounts{}
+		raw := map[exactKey][2]float64{}
+		for _, db := range edbs {
+			g, r, err := measureExact(ctx, env, db)
+			if err != nil {
+				log.Fatalf("exact counts: %v", err)
+			}
+			maps.Copy(got, g)
+			maps.Copy(raw, r)
+		}
+		if *update {
+			if err := writeExpected(*expected, got); err != nil {
+				log.Fatal(err)
+			}
+			checkExact(os.Stdout, edbs, got, raw, got, *expected)
+			log.Printf("wrote %s", *expected)
+			return
+		}
+		want, err := readExpected(*expected)
+		if err != nil {
+			log.Fatalf("exact counts: %v", err)
+		}
+		exactOK = checkExact(os.Stdout, edbs, got, raw, want, *expected)
+		log.Printf("exact counts measured in %v", time.Since(t).Round(time.Millisecond))
+	}
 	want := set(*subjects)
 	wl := strings.Split(*workloads, ",")
 
@@ -98,7 +138,9 @@ func main() {
 		<-sig
 		die("interrupted; namespaces dropped")
 	}()
-	defer func() {
+	// dropAll closes every subject and drops its namespace (unless -keep);
+	// deferred, and called before an exit with a status.
+	dropAll := func() {
 		if *keep {
 			return
 		}
@@ -110,7 +152,9 @@ func main() {
 				}
 			}
 		}
-	}()
+		fixtures = nil
+	}
+	defer dropAll()
 	for _, db := range dbList {
 		for _, f := range bench.Subjects() {
 			if !f.Supports(db) || (len(want) > 0 && !want[f.Name]) {
@@ -141,7 +185,26 @@ func main() {
 		}
 	}
 
+	// bench runs workload w of fx once and records the sample.
 	var samples []Sample
+	benchOne := func(pass int, db, w string, fx *fixture) Sample {
+		r := testing.Benchmark(bench.Bench(ctx, w, fx.s, fx.keys))
+		fx.ns.Release()
+		if r.N == 0 {
+			die("%s/%s/%s failed", db, fx.f.Name, w)
+		}
+		sm := Sample{Pass: pass, DB: db, Workload: w, Subject: fx.f.Name, N: r.N,
+			NsPerOp: float64(r.T.Nanoseconds()) / float64(r.N),
+			BPerOp:  float64(r.MemBytes) / float64(r.N), Allocs: float64(r.MemAllocs) / float64(r.N)}
+		// Go benchmark format, for benchstat.
+		fmt.Printf("Benchmark%s/%s/%s/%s \t%d\t%.0f ns/op\t%.0f B/op\t%.0f allocs/op\n",
+			cap1(db), w, fx.f.Name, fmt.Sprint("pass", pass+1), sm.N, sm.NsPerOp, sm.BPerOp, sm.Allocs)
+		return sm
+	}
+	if *guard {
+		// The guard times paired chunks instead of whole passes.
+		*passes = 0
+	}
 	for pass := 0; pass < *passes; pass++ {
 		for _, db := range dbList {
 			fs := fixtures[db]
@@ -169,18 +232,7 @@ func main() {
 							pass+1, db, fx.f.Name, sm.TookMs, sm.WriterMax, sm.WriterP99, sm.Writes)
 						continue
 					}
-					r := testing.Benchmark(bench.Bench(ctx, w, fx.s, fx.keys))
-					fx.ns.Release()
-					if r.N == 0 {
-						die("%s/%s/%s failed", db, fx.f.Name, w)
-					}
-					sm := Sample{Pass: pass, DB: db, Workload: w, Subject: fx.f.Name, N: r.N,
-						NsPerOp: float64(r.T.Nanoseconds()) / float64(r.N),
-						BPerOp:  float64(r.MemBytes) / float64(r.N), Allocs: float64(r.MemAllocs) / float64(r.N)}
-					samples = append(samples, sm)
-					// Go benchmark format, for benchstat.
-					fmt.Printf("Benchmark%s/%s/%s/%s \t%d\t%.0f ns/op\t%.0f B/op\t%.0f allocs/op\n",
-						cap1(db), w, fx.f.Name, fmt.Sprint("pass", pass+1), sm.N, sm.NsPerOp, sm.BPerOp, sm.Allocs)
+					samples = append(samples, benchOne(pass, db, w, fx))
 				}
 			}
 		}
@@ -214,9 +266,24 @@ func main() {
 		}
 	}
 	if *guard {
-		if !rep.guard(os.Stdout) {
+		lookup := func(db, subject string) (pairFixture, bool) {
+			for _, fx := range fixtures[db] {
+				if fx.f.Name == subject {
+					return pairFixture{s: fx.s, keys: fx.keys, release: fx.ns.Release}, true
+				}
+			}
+			return pairFixture{}, false
+		}
+		timesOK, err := guardTimes(ctx, os.Stdout, lookup, *rounds, *chunk, *budget)
+		if err != nil {
+			die("guard: %v", err)
+		}
+		if !exactOK || !timesOK {
+			fmt.Println("guard: FAIL")
+			dropAll()
 			os.Exit(1)
 		}
+		fmt.Println("guard: ok")
 	}
 }
 

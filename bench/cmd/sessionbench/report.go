@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -260,26 +259,4 @@ func (r *report) markdown(notes string, dbs, wl []string, passes int, benchtime 
 		}
 	}
 	return b.String()
-}
-
-// guard prints ours' ratios next to the targets and reports whether every
-// ratio is within twice its target.
-func (r *report) guard(w io.Writer) bool {
-	ok := true
-	fmt.Fprintf(w, "%-10s %-8s %8s %8s %8s\n", "database", "workload", "ratio", "target", "limit")
-	for _, t := range targets {
-		s := r.get(t.db, t.w, "ours")
-		if s == nil || len(s.ratio) == 0 {
-			continue
-		}
-		m := median(s.ratio)
-		status := "ok"
-		if m > 2*t.max {
-			status, ok = "FAIL", false
-		} else if m > t.max {
-			status = "over target (within guard)"
-		}
-		fmt.Fprintf(w, "%-10s %-8s %8.2f %8.2f %8.2f  %s\n", t.db, t.w, m, t.max, 2*t.max, status)
-	}
-	return ok
 }
