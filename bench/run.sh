@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs the whole benchmark and writes docs/performance.md.
+# Runs the whole benchmark and writes docs/performance.md, then the HTTP
+# benchmark (docs/perf-http.md), the cleanup and scale benchmarks when their
+# commands are there, every CSV under bench/results/, and the figures
+# under docs/img/ (cmd/plots).
 #
 #   bench/run.sh                      # 5 passes, 1s per run, 100k sessions
 #   PASSES=3 BENCHTIME=500ms bench/run.sh
+#   STEPS=http,plots bench/run.sh     # only some steps (store, http, cleanup, scale, plots)
 #
 # CLEANUP_PASSES (default 3) limits workload (e), the slowest to set up, to
 # the first passes. The closing section of the report is bench/analysis.md,
@@ -31,6 +35,9 @@ SESSIONS=${SESSIONS:-100000}
 EXPIRED=${EXPIRED:-100000}
 PIN=${PIN:-0}
 OUT=${OUT:-../docs/performance.md}
+STEPS=${STEPS:-store,http,cleanup,scale,plots}
+HTTP_SESSIONS=${HTTP_SESSIONS:-10000}
+step() { [[ ",$STEPS," == *",$1,"* ]]; }
 
 work=$(mktemp -d)
 restore=()
@@ -47,7 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-go build -o "$work/sessionbench" ./cmd/sessionbench
+if step store; then go build -o "$work/sessionbench" ./cmd/sessionbench; fi
 
 client=()
 pinning="none (PIN=1 pins the client and PostgreSQL)"
@@ -92,7 +99,34 @@ The raw samples of a run in Go benchmark format go to standard output (one line 
 \`benchstat\` can compare two runs.
 META
 
-"${client[@]}" "$work/sessionbench" -passes "$PASSES" -cleanup-passes "$CLEANUP_PASSES" -benchtime "$BENCHTIME" -sessions "$SESSIONS" -expired "$EXPIRED" \
-	-meta "$work/meta.md" -notes analysis.md -md "$OUT" -json "$work/samples.json" | tee "$work/bench.txt"
+if step store; then
+	"${client[@]}" "$work/sessionbench" -passes "$PASSES" -cleanup-passes "$CLEANUP_PASSES" -benchtime "$BENCHTIME" -sessions "$SESSIONS" -expired "$EXPIRED" \
+		-meta "$work/meta.md" -notes analysis.md -md "$OUT" -json "$work/samples.json" | tee "$work/bench.txt"
+	echo "load average after the store benchmark: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+	echo "wrote $OUT" >&2
+fi
+
+mkdir -p results
+# The cost of one HTTP request through each session manager: results/http.csv
+# and docs/perf-http.md.
+if step http; then
+	go build -o "$work/httpbench" ./cmd/httpbench
+	"${client[@]}" "$work/httpbench" -passes "$PASSES" -benchtime "$BENCHTIME" -sessions "$HTTP_SESSIONS" -out results \
+		-md ../docs/perf-http.md | tee "$work/http.txt"
+fi
+# Cleanup (writer's wait over time) and scale (cost vs live rows): run when
+# their commands exist; each writes its CSVs under results/.
+for cmd in cleanbench scalebench; do
+	name=${cmd%bench}
+	step "$name" || continue
+	if [ -d "cmd/$cmd" ]; then
+		go run "./cmd/$cmd" -out results
+	else
+		echo "cmd/$cmd not there: no $name figures" >&2
+	fi
+done
+# The figures of docs/ from whatever CSVs are under results/.
+if step plots; then
+	go run ./cmd/plots -results results -img ../docs/img
+fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-echo "wrote $OUT" >&2

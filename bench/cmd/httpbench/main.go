@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -55,6 +56,8 @@ func main() {
 		mdOut     = flag.String("md", "../docs/perf-http.md", "write the report (markdown) here; empty: none")
 		notes     = flag.String("notes", "cmd/httpbench/notes.md", "markdown appended to the report (the hand-kept analysis); empty: none")
 		keep      = flag.Bool("keep", false, "keep the bench_gs_* namespaces afterwards")
+		jsonOut   = flag.String("json", "", "also write every sample to this file")
+		render    = flag.String("render", "", "run nothing: rewrite the CSV and report from the samples of an earlier -json file")
 	)
 	flag.Parse()
 	if err := flag.Set("test.benchtime", *benchtime); err != nil {
@@ -62,6 +65,20 @@ func main() {
 	}
 	if *sessions < 64 {
 		log.Fatal("-sessions must be at least 64 (32 clients need sessions of their own)")
+	}
+	dbList := strings.Split(*dbs, ",")
+	scList := strings.Split(*scenarios, ",")
+	if *render != "" {
+		b, err := os.ReadFile(*render)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var saved savedRun
+		if err := json.Unmarshal(b, &saved); err != nil {
+			log.Fatal(err)
+		}
+		write(saved, *out, *mdOut, *notes)
+		return
 	}
 	ctx := context.Background()
 	env := bench.EnvFromEnvironment()
@@ -74,8 +91,6 @@ func main() {
 		}
 		want = func(s string) bool { return set[s] }
 	}
-	dbList := strings.Split(*dbs, ",")
-	scList := strings.Split(*scenarios, ",")
 	load0 := loadavg()
 	start := time.Now()
 
@@ -154,30 +169,54 @@ func main() {
 		}
 	}
 	dropAll()
-	rep := analyse(samples, dbList, scList)
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	saved := savedRun{DBs: dbList, Scenarios: scList, Samples: samples, Passes: *passes, Benchtime: *benchtime, Sessions: *sessions,
+		Start: start, Load0: load0, Load1: loadavg(), Took: time.Since(start)}
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(saved, "", " ")
+		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	write(saved, *out, *mdOut, *notes)
+}
+
+// savedRun is a whole run, for -json and -render.
+type savedRun struct {
+	DBs, Scenarios   []string
+	Samples          []Sample
+	Passes, Sessions int
+	Benchtime        string
+	Start            time.Time
+	Load0, Load1     string
+	Took             time.Duration
+}
+
+// write writes results/http.csv and the report of a run.
+func write(run savedRun, out, mdOut, notes string) {
+	rep := analyse(run.Samples, run.DBs, run.Scenarios)
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		log.Fatal(err)
 	}
-	csvPath := filepath.Join(*out, "http.csv")
+	csvPath := filepath.Join(out, "http.csv")
 	if err := os.WriteFile(csvPath, []byte(rep.csv()), 0o644); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("wrote %s", csvPath)
-	if *mdOut != "" {
+	if mdOut != "" {
 		var tail string
-		if *notes != "" {
-			b, err := os.ReadFile(*notes)
+		if notes != "" {
+			b, err := os.ReadFile(notes)
 			if err != nil {
 				log.Fatal(err)
 			}
 			tail = "\n" + string(b)
 		}
-		meta := meta{passes: *passes, benchtime: *benchtime, sessions: *sessions, start: start, load0: load0, load1: loadavg(),
-			took: time.Since(start)}
-		if err := os.WriteFile(*mdOut, []byte(rep.markdown(meta)+tail), 0o644); err != nil {
+		meta := meta{passes: run.Passes, benchtime: run.Benchtime, sessions: run.Sessions, start: run.Start, load0: run.Load0,
+			load1: run.Load1, took: run.Took}
+		if err := os.WriteFile(mdOut, []byte(rep.markdown(meta)+tail), 0o644); err != nil {
 			log.Fatal(err)
 		}
-		log.Printf("wrote %s", *mdOut)
+		log.Printf("wrote %s", mdOut)
 	}
 	for _, line := range rep.verdicts() {
 		log.Print(line)

@@ -234,7 +234,9 @@ func httpCost(path, out string) error {
 		p := plot.New()
 		p.Title.Text = "Time per HTTP request / fastest peer's, " + dbTitle[db] + " (median of passes; lower is better)"
 		p.Y.Label.Text = "ratio (log scale)"
-		p.Y.Min, p.Y.Max = 0, math.Log2(top/floor)
+		// Two doublings of headroom above the top tick keep the legend
+		// clear of the bars.
+		p.Y.Min, p.Y.Max = 0, math.Log2(top/floor)+2
 		var ticks []plot.Tick
 		for v := floor; v <= top*1.001; v *= 2 {
 			ticks = append(ticks, plot.Tick{Value: math.Log2(v / floor), Label: strconv.FormatFloat(v, 'g', 3, 64) + "×"})
