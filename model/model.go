@@ -11,6 +11,8 @@ const TableDefault = "sessions"
 const (
 	// SubjectMaxLength is the longest subject, in bytes, a row can hold.
 	SubjectMaxLength = 255
+	// LabelMaxLength is the longest label, in bytes, a row can hold.
+	LabelMaxLength = 100
 )
 
 // SessionRow is one stored session. Payload is the encoded (and possibly
@@ -39,4 +41,14 @@ type SessionRow struct {
 	// ExpiresAt is min(Deadline, last activity + idle timeout); indexed. A row
 	// is live while ExpiresAt is after now.
 	ExpiresAt int64 `gorm:"column:expires_at;not null"`
+	// Lifetime is the session's own absolute lifetime in milliseconds, set
+	// for example at a "remember me" login; 0 means the container's.
+	Lifetime int64 `gorm:"column:lifetime;not null;default:0"`
+	// IdleTimeout is the session's own idle timeout in milliseconds; 0
+	// means the container's.
+	IdleTimeout int64 `gorm:"column:idle_timeout;not null;default:0"`
+	// Label is a short text the application chose to tell sessions apart
+	// on a "your sessions" page (a device or browser name, say); "" for
+	// none.
+	Label string `gorm:"column:label;size:100;not null;default:''"`
 }

@@ -66,6 +66,10 @@ func New[T any](db *gorm.DB, opts ...Option) (*Container[T], error) {
 		return nil, err
 	}
 	repo, err := store.New(quiet(db), cfg.table)
+	if errors.Is(err, store.ErrInvalidTable) {
+		// ValidTable accepted it: a schema-qualified name on SQLite.
+		return nil, fmt.Errorf("session: %w: WithTable: SQLite table names cannot be qualified by a schema", ErrInvalidOption)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("session: new: %w", err)
 	}
@@ -238,6 +242,8 @@ func (c *Container[T]) decode(row *model.SessionRow, s *Session[T]) error {
 	s.id, s.subject, s.storedSubject = row.ID, row.Subject, row.Subject
 	s.createdAt, s.updatedAt, s.deadline, s.expiresAt = row.CreatedAt, row.UpdatedAt, row.Deadline, row.ExpiresAt
 	s.version, s.plain = row.Version, plain
+	s.lifetime, s.idle, s.label = row.Lifetime, row.IdleTimeout, row.Label
+	s.stored()
 	return nil
 }
 
@@ -245,7 +251,7 @@ func (c *Container[T]) decode(row *model.SessionRow, s *Session[T]) error {
 // window has passed since the last refresh. It never changes the payload or
 // the version.
 func (c *Container[T]) touch(ctx context.Context, s *Session[T], now int64) {
-	idle := c.cfg.idle.Milliseconds()
+	idle := c.idleMs(s.idle)
 	if idle == 0 || now-s.updatedAt < idle/10 {
 		return
 	}
@@ -275,9 +281,66 @@ func (c *Container[T]) fresh() *Session[T] {
 
 // stamp sets a new session's times as of now.
 func (c *Container[T]) stamp(s *Session[T], now int64) {
-	s.createdAt, s.updatedAt = now, now
-	s.deadline = now + c.cfg.lifetime.Milliseconds()
-	s.expiresAt = c.cfg.expiry(s.deadline, now)
+	s.createdAt = now
+	s.times(c.plan(s, now))
+}
+
+// timing is what a write of a session stores about its expiry.
+type timing struct{ lifetime, idle, deadline, updatedAt, expiresAt int64 }
+
+// plan returns the timing of a write of s at now: its own lifetime and
+// idle timeout bounded by the container's maximum, the absolute deadline
+// they give counted from its creation, and its expiry as active at now.
+func (c *Container[T]) plan(s *Session[T], now int64) timing {
+	limit := c.cfg.maxLifetime
+	if limit == 0 {
+		limit = c.cfg.lifetime
+	}
+	t := timing{lifetime: min(s.lifetime, limit.Milliseconds()), idle: min(s.idle, limit.Milliseconds()), updatedAt: now}
+	t.deadline = s.createdAt + c.cfg.lifetime.Milliseconds()
+	if t.lifetime > 0 {
+		t.deadline = s.createdAt + t.lifetime
+	}
+	t.expiresAt = t.deadline
+	if idle := c.idleMs(t.idle); idle > 0 {
+		t.expiresAt = min(t.deadline, now+idle)
+	}
+	return t
+}
+
+// times sets s's expiry as a write with timing t stored it.
+func (s *Session[T]) times(t timing) {
+	s.lifetime, s.idle, s.deadline, s.updatedAt, s.expiresAt = t.lifetime, t.idle, t.deadline, t.updatedAt, t.expiresAt
+}
+
+// idleMs returns the idle timeout in ms that applies to a session whose
+// own is own (0: the container's); 0 means none.
+func (c *Container[T]) idleMs(own int64) int64 {
+	if own > 0 {
+		return own
+	}
+	return c.cfg.idle.Milliseconds()
+}
+
+// stored records that s's subject, expiry and label are as stored.
+func (s *Session[T]) stored() {
+	s.storedSubject, s.storedLifetime, s.storedIdle, s.storedLabel = s.subject, s.lifetime, s.idle, s.label
+}
+
+// trim enforces WithMaxSessionsPerSubject after s was stored with a
+// subject; see there.
+func (c *Container[T]) trim(ctx context.Context, s *Session[T]) {
+	if c.cfg.maxPerSubject == 0 || s.subject == "" {
+		return
+	}
+	start := c.cfg.clockStart()
+	n, err := c.repo.TrimSubject(ctx, s.subject, s.id, c.cfg.maxPerSubject-1, c.cfg.nowMs())
+	if err != nil {
+		err = dbErr(ctx, "trim", err)
+		c.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "gormsession: ending sessions over the per-subject cap failed",
+			slog.String("table", c.cfg.table), slog.String("error", redact.Secrets(err.Error())))
+	}
+	c.cfg.observe(ctx, start, Event{Op: "trim", Rows: n, Err: err})
 }
 
 // Save stores s. A new session is inserted (its lifetime starts now). A
@@ -331,7 +394,7 @@ func (c *Container[T]) save(ctx context.Context, op string, s *Session[T]) error
 	now := c.cfg.nowMs()
 	if s.isNew {
 		c.stamp(s, now)
-		row := c.row(s, s.id, stored)
+		row := c.row(s, s.id, stored, timing{s.lifetime, s.idle, s.deadline, s.updatedAt, s.expiresAt})
 		row.Version = 1
 		if err := c.repo.Insert(ctx, &row); err != nil {
 			if !errors.Is(err, store.ErrDuplicate) {
@@ -346,20 +409,24 @@ func (c *Container[T]) save(ctx context.Context, op string, s *Session[T]) error
 			return nil
 		}
 		s.isNew, s.version = false, 1
-	} else {
-		exp := c.cfg.expiry(s.deadline, now)
-		row := model.SessionRow{ID: s.id, Subject: s.subject, Payload: stored, UpdatedAt: now, ExpiresAt: exp}
-		ok, err := c.repo.Update(ctx, &row, s.version, now)
-		if err != nil {
-			return dbErr(ctx, op, err)
-		}
-		if !ok {
-			return c.explain(ctx, op, s.id, now)
-		}
-		s.version++
-		s.updatedAt, s.expiresAt = now, exp
+		s.plain = plain
+		s.stored()
+		c.trim(ctx, s)
+		return nil
 	}
-	s.plain, s.storedSubject = plain, s.subject
+	t := c.plan(s, now)
+	row := c.row(s, s.id, stored, t)
+	ok, err := c.repo.Update(ctx, &row, s.version, now)
+	if err != nil {
+		return dbErr(ctx, op, err)
+	}
+	if !ok {
+		return c.explain(ctx, op, s.id, now)
+	}
+	s.version++
+	s.times(t)
+	s.plain = plain
+	s.stored()
 	return nil
 }
 
@@ -378,10 +445,11 @@ func (c *Container[T]) adoptFirstVersion(ctx context.Context, op string, s *Sess
 		if c.sealr != nil {
 			stored, err = c.sealr.Open(row.Payload, []byte(row.ID))
 		}
-		if err == nil && bytes.Equal(stored, plain) {
+		if err == nil && bytes.Equal(stored, plain) && row.Label == s.label && row.Lifetime == s.lifetime && row.IdleTimeout == s.idle {
 			s.isNew, s.version = false, 1
 			s.createdAt, s.updatedAt, s.deadline, s.expiresAt = row.CreatedAt, row.UpdatedAt, row.Deadline, row.ExpiresAt
-			s.plain, s.storedSubject = plain, s.subject
+			s.plain = plain
+			s.stored()
 			return nil
 		}
 	}
@@ -426,9 +494,12 @@ func (c *Container[T]) encode(op string, s *Session[T], id string) (plain, store
 	return plain, stored, nil
 }
 
-func (c *Container[T]) row(s *Session[T], id string, stored []byte) model.SessionRow {
+// row returns the row that stores s under id with payload stored and the
+// expiry t.
+func (c *Container[T]) row(s *Session[T], id string, stored []byte, t timing) model.SessionRow {
 	return model.SessionRow{ID: id, Subject: s.subject, Payload: stored, Version: s.version,
-		CreatedAt: s.createdAt, UpdatedAt: s.updatedAt, Deadline: s.deadline, ExpiresAt: s.expiresAt}
+		CreatedAt: s.createdAt, UpdatedAt: t.updatedAt, Deadline: t.deadline, ExpiresAt: t.expiresAt,
+		Lifetime: t.lifetime, IdleTimeout: t.idle, Label: s.label}
 }
 
 // Update loads the session for token, calls fn with its Data, and saves
@@ -587,8 +658,8 @@ func (c *Container[T]) renew(ctx context.Context, s *Session[T]) error {
 		return err
 	}
 	now := c.cfg.nowMs()
-	exp := c.cfg.expiry(s.deadline, now)
-	row := model.SessionRow{ID: newID, Subject: s.subject, Payload: stored, UpdatedAt: now, ExpiresAt: exp}
+	t := c.plan(s, now)
+	row := c.row(s, newID, stored, t)
 	ok, err := c.repo.Rekey(ctx, s.id, &row, s.version, now)
 	if err != nil {
 		return dbErr(ctx, "renew", err)
@@ -598,8 +669,10 @@ func (c *Container[T]) renew(ctx context.Context, s *Session[T]) error {
 	}
 	s.token, s.id = newTok, newID
 	s.version++
-	s.updatedAt, s.expiresAt = now, exp
-	s.plain, s.storedSubject = plain, s.subject
+	s.times(t)
+	s.plain = plain
+	s.stored()
+	c.trim(ctx, s)
 	return nil
 }
 
@@ -624,12 +697,3 @@ func (c *Container[T]) Destroy(ctx context.Context, s *Session[T]) error {
 }
 
 func (c *config) nowMs() int64 { return c.now().UnixMilli() }
-
-// expiry returns the expires_at of a session with the given absolute
-// deadline that was active at now.
-func (c *config) expiry(deadline, now int64) int64 {
-	if c.idle <= 0 {
-		return deadline
-	}
-	return min(deadline, now+c.idle.Milliseconds())
-}

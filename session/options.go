@@ -31,6 +31,8 @@ type config struct {
 	table          string
 	lifetime       time.Duration
 	idle           time.Duration
+	maxLifetime    time.Duration // 0: lifetime
+	maxPerSubject  int           // 0: no cap
 	cleanupFreq    int
 	cleanupBatch   int
 	cleanupTimeout time.Duration
@@ -67,6 +69,9 @@ func (c *config) fail(option, format string, args ...any) {
 }
 
 func (c *config) err() error {
+	if c.maxLifetime != 0 && c.maxLifetime < c.lifetime {
+		c.fail("WithMaxLifetime", "maximum %v is shorter than the lifetime %v", c.maxLifetime, c.lifetime)
+	}
 	if len(c.errs) == 0 {
 		return nil
 	}
@@ -79,12 +84,16 @@ var ErrInvalidOption = errors.New("invalid option")
 
 // WithTable sets the table name. Default "sessions". The name
 // must be a plain identifier: a letter or underscore, then at most 47
-// letters, digits or underscores. Several containers, even with different
-// payload types, may share one database through different tables.
+// letters, digits or underscores. On PostgreSQL and MySQL it may be
+// qualified by a schema (on MySQL, a database) of the same form of up to
+// 63 bytes: "auth.sessions"; the schema must exist, and the indexes are
+// created in it. Each part is quoted, so the names are case-sensitive as
+// written. Several containers, even with different payload types, may
+// share one database through different tables.
 func WithTable(name string) Option {
 	return func(c *config) {
 		if !store.ValidTable(name) {
-			c.fail("WithTable", "table name must match [A-Za-z_][A-Za-z0-9_]{0,47}")
+			c.fail("WithTable", "table name must be [schema.]table, each [A-Za-z_][A-Za-z0-9_]*, the table at most 48 bytes")
 			return
 		}
 		c.table = name
@@ -116,6 +125,39 @@ func WithIdleTimeout(d time.Duration) Option {
 			return
 		}
 		c.idle = d
+	}
+}
+
+// WithMaxLifetime sets the longest lifetime and idle timeout a session may
+// be given of its own with Session.SetExpiry, for example 30 days for
+// "remember me"; longer values are lowered to it when the session is saved.
+// Default: the container's lifetime (WithLifetime), so that sessions can
+// only be given shorter ones. Must be at least that lifetime.
+func WithMaxLifetime(d time.Duration) Option {
+	return func(c *config) {
+		if d < time.Second {
+			c.fail("WithMaxLifetime", "maximum lifetime must be at least 1s, got %v", d)
+			return
+		}
+		c.maxLifetime = d
+	}
+}
+
+// WithMaxSessionsPerSubject caps the live sessions one subject (one user)
+// may have at n, as OWASP ASVS asks: whenever a session is stored with a
+// subject by Renew (a sign-in) or by the first Save of a new session, the
+// subject's least recently active other sessions beyond n-1 are ended, so
+// that the new sign-in always succeeds and the oldest devices are signed
+// out. Ending them is best effort: a failure is logged (and reported to
+// the observer as op "trim") but does not fail the sign-in, and the next
+// sign-in trims again. Default 0: no cap. Negative values are an error.
+func WithMaxSessionsPerSubject(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			c.fail("WithMaxSessionsPerSubject", "cap must be 0 (none) or more, got %d", n)
+			return
+		}
+		c.maxPerSubject = n
 	}
 }
 

@@ -3,7 +3,12 @@ package session
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gormsession/gormsession/model"
 )
 
 // Session is one session: the typed payload Data plus what the store keeps
@@ -33,6 +38,13 @@ type Session[T any] struct {
 	// saved, and storedSubject the subject then; Changed compares with both.
 	plain         []byte
 	storedSubject string
+	// lifetime and idle are the session's own expiry in ms (0: the
+	// container's), label its label; stored* are their values as loaded or
+	// last saved, so that a change of any of them alone is saved.
+	lifetime, idle             int64
+	label                      string
+	storedLifetime, storedIdle int64
+	storedLabel                string
 }
 
 // Token returns the secret that identifies the session to its client, for
@@ -56,6 +68,45 @@ func (s *Session[T]) Subject() string { return s.subject }
 // ErrRenewRequired), so a token that existed before a login never carries
 // the user who logged in.
 func (s *Session[T]) SetSubject(subject string) { s.subject = subject }
+
+// SetExpiry gives the session its own absolute lifetime and idle timeout,
+// in place of the container's WithLifetime and WithIdleTimeout: a "remember
+// me" login, say, or a short-lived session for a sensitive task. It is
+// stored by the next Save or Renew.
+//
+// The lifetime counts from the session's creation, which Renew keeps, so
+// no Renew ever moves the absolute deadline; a lifetime shorter than the
+// session's age ends it at that Save. Each value is bounded by the
+// container's WithMaxLifetime when saved; 0 (or a negative value) means
+// the container's own setting. An idle timeout at least as long as the
+// lifetime turns the idle timeout off for this session.
+//
+// A session with its own lifetime is a remembered one: package sessionhttp
+// sends it a persistent cookie even where its cookie template asks for
+// browser-session cookies (see sessionhttp.WithCookie).
+func (s *Session[T]) SetExpiry(lifetime, idle time.Duration) {
+	s.lifetime, s.idle = max(0, lifetime.Milliseconds()), max(0, idle.Milliseconds())
+}
+
+// Expiry returns the session's own lifetime and idle timeout, each 0 when
+// it follows the container's. After a Save they are the bounded values
+// stored.
+func (s *Session[T]) Expiry() (lifetime, idle time.Duration) {
+	return time.Duration(s.lifetime) * time.Millisecond, time.Duration(s.idle) * time.Millisecond
+}
+
+// SetLabel sets a short text the application chooses to tell its user's
+// sessions apart on a "your sessions" page, such as "Firefox on Linux";
+// Container.List returns it in Info.Label. It is stored by the next Save or
+// Renew. The label is made safe to store and show rather than refused,
+// because it often comes from the client (a User-Agent header): invalid
+// UTF-8 and control characters become U+FFFD and spaces, and it is cut at
+// a character boundary to at most 100 bytes. Do not put secrets in it: it
+// is stored in clear and shown to operators.
+func (s *Session[T]) SetLabel(label string) { s.label = cleanLabel(label) }
+
+// Label returns the session's label, "" if none.
+func (s *Session[T]) Label() string { return s.label }
 
 // CreatedAt returns when the session was first stored (for a new session,
 // when it was made).
@@ -85,4 +136,25 @@ type Info struct {
 	CreatedAt time.Time
 	LastSeen  time.Time
 	ExpiresAt time.Time
+	// Label is the session's label (see Session.SetLabel), "" if none.
+	Label string
+	// Remembered reports whether the session has its own lifetime (see
+	// Session.SetExpiry).
+	Remembered bool
+}
+
+// cleanLabel makes label valid UTF-8 without control characters, at most
+// model.LabelMaxLength bytes long, cut at a character boundary.
+func cleanLabel(label string) string {
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(label, "\uFFFD") {
+		if unicode.IsControl(r) {
+			r = ' '
+		}
+		if b.Len()+utf8.RuneLen(r) > model.LabelMaxLength {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

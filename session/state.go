@@ -61,10 +61,10 @@ func (c *Container[T]) ttlAny(s any) time.Duration {
 
 func (s *Session[T]) refreshedAny() bool { return s != nil && s.refreshed }
 
-// changed reports whether s differs from what is stored: its subject
-// changed, or its Data is not the value it was loaded or last saved with. A
+// changed reports whether s differs from what is stored: its subject,
+// label or own expiry changed, or its Data is not the value it was loaded or last saved with. A
 // new session counts as changed only if its Data is not T's zero value or it
-// has a subject. Equal encodings mean equal values; different encodings are
+// has a subject, a label or an expiry of its own. Equal encodings mean equal values; different encodings are
 // decoded and compared, because a codec need not be deterministic (gob
 // writes maps in random order), so an untouched session never counts as
 // changed.
@@ -72,7 +72,8 @@ func (c *Container[T]) changed(s *Session[T]) (bool, error) {
 	if s == nil || s.destroyed {
 		return false, nil
 	}
-	if s.subject != s.storedSubject {
+	if s.subject != s.storedSubject || s.label != s.storedLabel ||
+		s.lifetime != s.storedLifetime || s.idle != s.storedIdle {
 		return true, nil
 	}
 	plain, err := c.inner.Encode(&s.Data)

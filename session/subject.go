@@ -82,7 +82,8 @@ func (c *Container[T]) List(ctx context.Context, subject string) ([]Info, error)
 	out := make([]Info, len(rows))
 	for i, r := range rows {
 		out[i] = Info{Handle: handleOf(r.ID), Subject: r.Subject, CreatedAt: time.UnixMilli(r.CreatedAt),
-			LastSeen: time.UnixMilli(r.UpdatedAt), ExpiresAt: time.UnixMilli(r.ExpiresAt)}
+			LastSeen: time.UnixMilli(r.UpdatedAt), ExpiresAt: time.UnixMilli(r.ExpiresAt),
+			Label: r.Label, Remembered: r.Lifetime > 0}
 	}
 	return out, nil
 }

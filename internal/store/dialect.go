@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"gorm.io/gorm"
 )
@@ -22,16 +23,29 @@ const (
 // database other than PostgreSQL, SQLite or MySQL/MariaDB.
 var ErrUnsupportedDialect = errors.New("repository: unsupported database dialect")
 
-// ErrInvalidTable is returned by New for a table name that is not a plain SQL
-// identifier: a letter or underscore, then up to 47 letters, digits or
-// underscores. The limit keeps derived index names within PostgreSQL's
-// 63-byte identifier limit.
+// ErrInvalidTable is returned by New for a table name it does not accept:
+// a plain SQL identifier (a letter or underscore, then up to 47 letters,
+// digits or underscores; the limit keeps derived index names within
+// PostgreSQL's 63-byte identifier limit), optionally qualified on
+// PostgreSQL and MySQL by a schema (database) name of the same form of up
+// to 63 bytes and a dot: "auth.sessions". SQLite takes no qualifier.
 var ErrInvalidTable = errors.New("repository: invalid table name")
 
-var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,47}$`)
+var tableName = regexp.MustCompile(`^(?:[A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,47}$`)
 
-// ValidTable reports whether name is accepted as a table name.
+// ValidTable reports whether name is accepted as a table name by some
+// dialect: a plain identifier, or one qualified by a schema. New also
+// refuses a qualified name on SQLite.
 func ValidTable(name string) bool { return tableName.MatchString(name) }
+
+// SplitTable returns the schema qualifier of a name ValidTable accepts ("" for
+// none) and the table's own name.
+func SplitTable(name string) (schema, table string) {
+	if i := strings.IndexByte(name, '.'); i >= 0 {
+		return name[:i], name[i+1:]
+	}
+	return "", name
+}
 
 // DialectOf reports the dialect of db's dialector.
 func DialectOf(db *gorm.DB) (Dialect, error) {
@@ -50,11 +64,16 @@ func DialectOf(db *gorm.DB) (Dialect, error) {
 	}
 }
 
-// quote returns name quoted as an identifier for the dialect. name has been
-// checked by ValidTable, so it needs no escaping.
+// quote returns name quoted as an identifier for the dialect, each part of
+// a schema-qualified name on its own. name has been checked by ValidTable,
+// so it needs no escaping.
 func (d Dialect) quote(name string) string {
+	q := `"`
 	if d == MySQL {
-		return "`" + name + "`"
+		q = "`"
 	}
-	return `"` + name + `"`
+	if schema, table := SplitTable(name); schema != "" {
+		return q + schema + q + "." + q + table + q
+	}
+	return q + name + q
 }

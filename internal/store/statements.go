@@ -11,6 +11,7 @@ import (
 // parsing it again on every call.
 type statements struct {
 	migrate             []string
+	upgrade             []column // columns added since the first release
 	insert              string
 	load                string
 	loadForUpdate       string
@@ -25,12 +26,22 @@ type statements struct {
 	deleteAll           string
 	deleteSubjectExcept string
 	listSubject         string
+	subjectOverflow     string
+	deleteSubjectID     string
 	cleanupBatch        string // one %d verb: the batch size
 	countExpired        string
 	adjustTime          string
 }
 
-const columns = "id, subject, payload, version, created_at, updated_at, deadline, expires_at"
+const columns = "id, subject, payload, version, created_at, updated_at, deadline, expires_at, lifetime, idle_timeout, label"
+
+// firstColumns are the columns of the first release's table; every later
+// column has a default, so an INSERT naming just these stays valid.
+const firstColumns = "id, subject, payload, version, created_at, updated_at, deadline, expires_at"
+
+// rowColumns are the columns a load reads, in the order of loadScan's
+// destinations: every column but the id.
+const rowColumns = "subject, payload, version, created_at, updated_at, deadline, expires_at, lifetime, idle_timeout, label"
 
 func buildStatements(d Dialect, table string) *statements {
 	t := d.quote(table)
@@ -44,23 +55,26 @@ func buildStatements(d Dialect, table string) *statements {
 	if d == MySQL {
 		pk = t + " FORCE INDEX (PRIMARY)"
 	}
-	r := strings.NewReplacer("{t}", t, "{pk}", pk, "{cols}", columns)
+	r := strings.NewReplacer("{t}", t, "{pk}", pk, "{cols}", columns, "{row}", rowColumns)
 	f := r.Replace
 	s := &statements{
 		migrate:             migrateDDL(d, table),
-		insert:              f("INSERT INTO {t} ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-		load:                f("SELECT subject, payload, version, created_at, updated_at, deadline, expires_at FROM {t} WHERE id = ? AND expires_at > ?"),
+		upgrade:             upgradeColumns(d),
+		insert:              f("INSERT INTO {t} ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+		load:                f("SELECT {row} FROM {t} WHERE id = ? AND expires_at > ?"),
 		exists:              f("SELECT 1 FROM {t} WHERE id = ? AND expires_at > ?"),
-		update:              f("UPDATE {pk} SET subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
-		rekey:               f("UPDATE {pk} SET id = ?, subject = ?, payload = ?, version = version + 1, updated_at = ?, expires_at = ? WHERE id = ? AND version = ? AND expires_at > ?"),
+		update:              f("UPDATE {pk} SET subject = ?, payload = ?, version = version + 1, updated_at = ?, deadline = ?, expires_at = ?, lifetime = ?, idle_timeout = ?, label = ? WHERE id = ? AND version = ? AND expires_at > ?"),
+		rekey:               f("UPDATE {pk} SET id = ?, subject = ?, payload = ?, version = version + 1, updated_at = ?, deadline = ?, expires_at = ?, lifetime = ?, idle_timeout = ?, label = ? WHERE id = ? AND version = ? AND expires_at > ?"),
 		probe:               f("SELECT version, expires_at FROM {t} WHERE id = ?"),
-		stored:              f("SELECT subject, payload, version, created_at, updated_at, deadline, expires_at FROM {t} WHERE id = ?"),
+		stored:              f("SELECT {row} FROM {t} WHERE id = ?"),
 		touch:               f("UPDATE {pk} SET updated_at = ?, expires_at = ? WHERE id = ? AND expires_at > ? AND expires_at < ?"),
 		deleteID:            f("DELETE FROM {t} WHERE id = ?"),
 		deleteSubject:       f("DELETE FROM {t} WHERE subject = ? AND subject <> ''"),
 		deleteAll:           f("DELETE FROM {t}"),
 		deleteSubjectExcept: f("DELETE FROM {t} WHERE subject = ? AND subject <> '' AND id <> ?"),
-		listSubject:         f("SELECT id, subject, version, created_at, updated_at, deadline, expires_at FROM {t} WHERE subject = ? AND subject <> '' AND expires_at > ? ORDER BY created_at, id"),
+		listSubject:         f("SELECT id, subject, version, created_at, updated_at, deadline, expires_at, lifetime, idle_timeout, label FROM {t} WHERE subject = ? AND subject <> '' AND expires_at > ? ORDER BY created_at, id"),
+		deleteSubjectID:     f("DELETE FROM {t} WHERE id = ? AND subject = ?"),
+		subjectOverflow:     f("SELECT id FROM {t} WHERE subject = ? AND subject <> '' AND expires_at > ? AND id <> ? ORDER BY updated_at DESC, id"),
 		countExpired:        f("SELECT COUNT(*) FROM {t} WHERE expires_at <= ?"),
 		adjustTime:          f("UPDATE {t} SET created_at = created_at + ?, updated_at = updated_at + ?, deadline = deadline + ?, expires_at = expires_at + ?"),
 	}
@@ -85,7 +99,7 @@ func buildStatements(d Dialect, table string) *statements {
 		s.cleanupBatch = f("DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at <= ? LIMIT %d) AND expires_at <= ?")
 	}
 	for _, q := range []*string{&s.insert, &s.load, &s.loadForUpdate, &s.exists, &s.update, &s.rekey, &s.probe, &s.stored, &s.touch,
-		&s.deleteID, &s.deleteSubject, &s.deleteAll, &s.deleteSubjectExcept, &s.listSubject,
+		&s.deleteID, &s.deleteSubject, &s.deleteAll, &s.deleteSubjectExcept, &s.listSubject, &s.subjectOverflow, &s.deleteSubjectID,
 		&s.cleanupBatch, &s.countExpired, &s.adjustTime} {
 		*q = bindVars(d, *q)
 	}
@@ -111,12 +125,43 @@ func bindVars(d Dialect, q string) string {
 	return b.String()
 }
 
+// column is a column added to the table after the first release, with its
+// definition in one dialect.
+type column struct{ name, def string }
+
+// upgradeColumns returns the columns Migrate adds to a table made by an
+// earlier release, in order. Each has a default, so rows written by an
+// older release (or by the scs adapter's plain INSERT) stay valid.
+func upgradeColumns(d Dialect) []column {
+	label := "varchar(100) NOT NULL DEFAULT ''"
+	switch d {
+	case MySQL:
+		// Bytes, as the subject: the application's text, compared exactly
+		// and never refused by a table's character set.
+		label = "varbinary(100) NOT NULL DEFAULT ''"
+	case SQLite:
+		label = "TEXT NOT NULL DEFAULT ''"
+	}
+	num := "bigint NOT NULL DEFAULT 0"
+	if d == SQLite {
+		num = "INTEGER NOT NULL DEFAULT 0"
+	}
+	return []column{{"lifetime", num}, {"idle_timeout", num}, {"label", label}}
+}
+
 // migrateDDL returns the idempotent statements that create the table and
-// its indexes.
+// its indexes, in the current release's shape.
 func migrateDDL(d Dialect, table string) []string {
 	t := d.quote(table)
-	expIdx := d.quote(table + "_expires_at_idx")
-	subIdx := d.quote(table + "_subject_idx")
+	_, name := SplitTable(table)
+	// Index names are not qualified: an index lives in its table's schema.
+	expIdx := d.quote(name + "_expires_at_idx")
+	subIdx := d.quote(name + "_subject_idx")
+	var extra strings.Builder
+	for _, c := range upgradeColumns(d) {
+		extra.WriteString(",\n\t" + c.name + " " + c.def)
+	}
+	more := extra.String()
 	switch d {
 	case Postgres:
 		return []string{
@@ -128,7 +173,7 @@ func migrateDDL(d Dialect, table string) []string {
 	created_at bigint NOT NULL,
 	updated_at bigint NOT NULL,
 	deadline bigint NOT NULL,
-	expires_at bigint NOT NULL
+	expires_at bigint NOT NULL` + more + `
 )`,
 			"CREATE INDEX IF NOT EXISTS " + expIdx + " ON " + t + " (expires_at)",
 			"CREATE INDEX IF NOT EXISTS " + subIdx + " ON " + t + " (subject) WHERE subject <> ''",
@@ -143,7 +188,7 @@ func migrateDDL(d Dialect, table string) []string {
 	created_at bigint NOT NULL,
 	updated_at bigint NOT NULL,
 	deadline bigint NOT NULL,
-	expires_at bigint NOT NULL,
+	expires_at bigint NOT NULL` + more + `,
 	PRIMARY KEY (id),
 	KEY ` + expIdx + ` (expires_at),
 	KEY ` + subIdx + ` (subject)
@@ -159,7 +204,7 @@ func migrateDDL(d Dialect, table string) []string {
 	created_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL,
 	deadline INTEGER NOT NULL,
-	expires_at INTEGER NOT NULL
+	expires_at INTEGER NOT NULL` + more + `
 ) WITHOUT ROWID`,
 			"CREATE INDEX IF NOT EXISTS " + expIdx + " ON " + t + " (expires_at)",
 			"CREATE INDEX IF NOT EXISTS " + subIdx + " ON " + t + " (subject) WHERE subject <> ''",

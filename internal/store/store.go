@@ -34,6 +34,9 @@ func New(db *gorm.DB, table string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if schema, _ := SplitTable(table); schema != "" && d == SQLite {
+		return nil, ErrInvalidTable
+	}
 	return &Store{db: bind(db, table), table: table, dialect: d, sql: buildStatements(d, table)}, nil
 }
 
@@ -83,11 +86,15 @@ func (r *Store) Table() string { return r.table }
 // Dialect returns the database dialect.
 func (r *Store) Dialect() Dialect { return r.dialect }
 
-// Migrate creates the table and its indexes if they do not exist. It is
-// idempotent and safe to run from several processes at once: on PostgreSQL
-// the statements run under a transaction-scoped advisory lock named after
-// the table; on SQLite in one immediate transaction; MySQL's CREATE TABLE IF
-// NOT EXISTS is atomic on its own.
+// Migrate creates the table and its indexes if they do not exist, and
+// brings a table made by an earlier release to the current shape (adding
+// the columns it lacks). It is idempotent and safe to run from several
+// processes at once: on PostgreSQL the statements run under a
+// transaction-scoped advisory lock named after the table; on SQLite in one
+// immediate transaction; MySQL's CREATE TABLE IF NOT EXISTS is atomic on its
+// own, and a column another process added first is taken as added. A
+// table already in shape takes no DDL at all, so no lock is queued behind
+// the application's open transactions.
 func (r *Store) Migrate(ctx context.Context) error {
 	return r.Transaction(ctx, func(tx *gorm.DB) error {
 		if r.dialect == Postgres {
@@ -102,11 +109,73 @@ func (r *Store) Migrate(ctx context.Context) error {
 				return err
 			}
 		}
+		if err := r.addColumns(tx); err != nil {
+			return err
+		}
 		if r.dialect == MySQL {
 			return r.exactSubjects(tx)
 		}
 		return nil
 	})
+}
+
+// addColumns adds the columns of the current release that the table lacks.
+func (r *Store) addColumns(tx *gorm.DB) error {
+	have, err := r.columnNames(tx)
+	if err != nil {
+		return err
+	}
+	t := r.dialect.quote(r.table)
+	for _, c := range r.sql.upgrade {
+		if have[c.name] {
+			continue
+		}
+		err := tx.Exec("ALTER TABLE " + t + " ADD COLUMN " + c.name + " " + c.def).Error
+		if err != nil && !r.duplicateColumn(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// duplicateColumn reports whether err says the column exists already: a
+// process that migrated at the same moment added it first (MySQL's DDL
+// does not wait for our transaction; PostgreSQL and SQLite serialize
+// migrations and never get here).
+func (r *Store) duplicateColumn(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Error 1060") || strings.Contains(msg, "duplicate column") || strings.Contains(msg, "(42701)")
+}
+
+// columnNames returns the names of the table's columns, as the catalog
+// of r's dialect lists them.
+func (r *Store) columnNames(tx *gorm.DB) (map[string]bool, error) {
+	schema, name := SplitTable(r.table)
+	var q string
+	var args []any
+	switch r.dialect {
+	case Postgres:
+		// to_regclass resolves the name as every statement does: through
+		// the search_path when unqualified.
+		q, args = "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped",
+			[]any{r.dialect.quote(r.table)}
+	case MySQL:
+		q, args = "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ?",
+			[]any{schema, name}
+	default:
+		q, args = "SELECT name FROM pragma_table_info(?)", []any{name}
+	}
+	var names []string
+	// A new statement: this query is not one of the table's, and must not
+	// roll the random cleanup's dice.
+	if err := tx.Session(&gorm.Session{NewDB: true}).Raw(q, args...).Scan(&names).Error; err != nil {
+		return nil, err
+	}
+	have := make(map[string]bool, len(names))
+	for _, n := range names {
+		have[strings.ToLower(n)] = true
+	}
+	return have, nil
 }
 
 // exactSubjects makes a MySQL table's subject column compare bytes exactly.
@@ -118,8 +187,9 @@ func (r *Store) exactSubjects(tx *gorm.DB) error {
 	var typ string
 	// A new statement: this query is not one of the table's, and must not
 	// roll the random cleanup's dice.
-	err := tx.Session(&gorm.Session{NewDB: true}).Raw("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = 'subject'",
-		r.table).Scan(&typ).Error
+	schema, name := SplitTable(r.table)
+	err := tx.Session(&gorm.Session{NewDB: true}).Raw("SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? AND COLUMN_NAME = 'subject'",
+		schema, name).Scan(&typ).Error
 	if err != nil || strings.EqualFold(typ, "varbinary") {
 		return err
 	}
@@ -137,7 +207,7 @@ func (r *Store) Insert(ctx context.Context, row *model.SessionRow) error {
 		payload = []byte{}
 	}
 	_, err := r.execBound(ctx, r.sql.insert, row.ID, row.Subject, payload, row.Version,
-		row.CreatedAt, row.UpdatedAt, row.Deadline, row.ExpiresAt)
+		row.CreatedAt, row.UpdatedAt, row.Deadline, row.ExpiresAt, row.Lifetime, row.IdleTimeout, row.Label)
 	if err != nil && r.duplicate(err) {
 		return fmt.Errorf("%w: %w", ErrDuplicate, err)
 	}
@@ -169,7 +239,16 @@ func (r *Store) LoadForUpdate(ctx context.Context, id string, now int64) (row mo
 type loadScan struct {
 	row  model.SessionRow
 	vars [2]any
-	dest [7]any
+	dest [10]any
+}
+
+// scanInto points ls's destinations at its row's columns, in the order of
+// rowColumns.
+func (ls *loadScan) scanInto() []any {
+	ls.dest = [10]any{&ls.row.Subject, &ls.row.Payload, &ls.row.Version,
+		&ls.row.CreatedAt, &ls.row.UpdatedAt, &ls.row.Deadline, &ls.row.ExpiresAt,
+		&ls.row.Lifetime, &ls.row.IdleTimeout, &ls.row.Label}
+	return ls.dest[:]
 }
 
 func (r *Store) load(ctx context.Context, sql, id string, now int64) (model.SessionRow, bool, error) {
@@ -177,9 +256,7 @@ func (r *Store) load(ctx context.Context, sql, id string, now int64) (model.Sess
 	ls.vars = [2]any{id, now}
 	// The id is not selected: it is the one asked for, and every column
 	// less is a value less for the driver to convert.
-	ls.dest = [7]any{&ls.row.Subject, &ls.row.Payload, &ls.row.Version,
-		&ls.row.CreatedAt, &ls.row.UpdatedAt, &ls.row.Deadline, &ls.row.ExpiresAt}
-	found, err := r.queryBound(ctx, sql, ls.vars[:], ls.dest[:]...)
+	found, err := r.queryBound(ctx, sql, ls.vars[:], ls.scanInto()...)
 	if found {
 		ls.row.ID = id
 	}
@@ -192,21 +269,21 @@ func (r *Store) Exists(ctx context.Context, id string, now int64) (bool, error) 
 	return r.queryBound(ctx, r.sql.exists, []any{id, now}, &one)
 }
 
-// Update writes row's subject, payload, updated_at and expires_at and bumps
-// its version, but only if the stored row still has version and is live at
-// now. It reports whether a row was changed; false means the row was saved
-// by someone else, deleted or has expired (see Probe).
+// Update writes every column of row but id, version and created_at, and
+// bumps the version, but only if the stored row still has version and is
+// live at now. It reports whether a row was changed; false means the row
+// was saved by someone else, deleted or has expired (see Probe).
 func (r *Store) Update(ctx context.Context, row *model.SessionRow, version, now int64) (bool, error) {
-	n, err := r.execBound(ctx, r.sql.update, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.ExpiresAt,
-		row.ID, version, now)
+	n, err := r.execBound(ctx, r.sql.update, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.Deadline, row.ExpiresAt,
+		row.Lifetime, row.IdleTimeout, row.Label, row.ID, version, now)
 	return n > 0, err
 }
 
 // Rekey is Update that also moves the row from oldID to row.ID, in one
 // statement: afterwards no row has oldID.
 func (r *Store) Rekey(ctx context.Context, oldID string, row *model.SessionRow, version, now int64) (bool, error) {
-	n, err := r.execBound(ctx, r.sql.rekey, row.ID, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.ExpiresAt,
-		oldID, version, now)
+	n, err := r.execBound(ctx, r.sql.rekey, row.ID, row.Subject, nonNil(row.Payload), row.UpdatedAt, row.Deadline, row.ExpiresAt,
+		row.Lifetime, row.IdleTimeout, row.Label, oldID, version, now)
 	return n > 0, err
 }
 
@@ -242,9 +319,7 @@ func (r *Store) Probe(ctx context.Context, id string, now int64) (state State, v
 func (r *Store) Stored(ctx context.Context, id string) (row model.SessionRow, found bool, err error) {
 	ls := &loadScan{}
 	ls.vars = [2]any{id}
-	ls.dest = [7]any{&ls.row.Subject, &ls.row.Payload, &ls.row.Version,
-		&ls.row.CreatedAt, &ls.row.UpdatedAt, &ls.row.Deadline, &ls.row.ExpiresAt}
-	found, err = r.queryBound(ctx, r.sql.stored, ls.vars[:1], ls.dest[:]...)
+	found, err = r.queryBound(ctx, r.sql.stored, ls.vars[:1], ls.scanInto()...)
 	if found {
 		ls.row.ID = id
 	}
@@ -293,12 +368,51 @@ func (r *Store) ListSubject(ctx context.Context, subject string, now int64) ([]m
 	for rows.Next() {
 		var row model.SessionRow
 		if err := rows.Scan(&row.ID, &row.Subject, &row.Version, &row.CreatedAt, &row.UpdatedAt,
-			&row.Deadline, &row.ExpiresAt); err != nil {
+			&row.Deadline, &row.ExpiresAt, &row.Lifetime, &row.IdleTimeout, &row.Label); err != nil {
 			return nil, err
 		}
 		out = append(out, row)
 	}
 	return out, rows.Err()
+}
+
+// TrimSubject ends the live sessions of subject at now beyond the keep most
+// recently active ones other than keepID (the session just signed in,
+// which always stays), and reports how many it deleted. An empty subject
+// or keep < 0 deletes nothing.
+func (r *Store) TrimSubject(ctx context.Context, subject, keepID string, keep int, now int64) (int64, error) {
+	if subject == "" || keep < 0 {
+		return 0, nil
+	}
+	rows, err := rowsOf(r.raw(ctx, r.sql.subjectOverflow, []any{subject, now, keepID}))
+	if err != nil {
+		return 0, err
+	}
+	var ids []any
+	for i := 0; rows.Next(); i++ {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if i >= keep {
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, id := range ids {
+		// One row at a time, by primary key: no statement locks a range
+		// of the subject index that concurrent sign-ins also write.
+		d, err := r.execBound(ctx, r.sql.deleteSubjectID, id, subject)
+		if err != nil {
+			return n, err
+		}
+		n += d
+	}
+	return n, nil
 }
 
 // AdjustTime adds delta milliseconds to every stored time of every row
