@@ -123,7 +123,8 @@ func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driv
 	if b, ok := c.Conn.(driver.ConnBeginTx); ok {
 		tx, err = b.BeginTx(ctx, opts)
 	} else {
-		tx, err = c.Conn.Begin() //nolint:staticcheck // the fallback database/sql itself uses
+		//lint:ignore SA1019 the fallback database/sql itself takes
+		tx, err = c.Conn.Begin()
 	}
 	if err != nil {
 		return nil, err
@@ -171,7 +172,8 @@ func (s *countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue
 	if e, ok := s.Stmt.(driver.StmtExecContext); ok {
 		return e.ExecContext(ctx, args)
 	}
-	return s.Stmt.Exec(values(args)) //nolint:staticcheck // the fallback database/sql itself uses
+	//lint:ignore SA1019 the fallback database/sql itself takes
+	return s.Stmt.Exec(values(args))
 }
 
 func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -179,7 +181,8 @@ func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValu
 	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
 		return q.QueryContext(ctx, args)
 	}
-	return s.Stmt.Query(values(args)) //nolint:staticcheck // the fallback database/sql itself uses
+	//lint:ignore SA1019 the fallback database/sql itself takes
+	return s.Stmt.Query(values(args))
 }
 
 func values(args []driver.NamedValue) []driver.Value {
