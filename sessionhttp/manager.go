@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strings"
 
 	"github.com/gormsession/gormsession/internal/redact"
 	"github.com/gormsession/gormsession/internal/sessionstate"
@@ -22,6 +23,8 @@ import (
 type Manager[T any] struct {
 	c       *session.Container[T]
 	cookie  http.Cookie // the template; see WithCookie
+	header  string      // WithTokenHeader's name, canonical; "" for the cookie
+	bearer  bool        // header is Authorization: "Bearer <token>"
 	onError func(http.ResponseWriter, *http.Request, error)
 	logger  *slog.Logger
 }
@@ -52,7 +55,8 @@ func New[T any](c *session.Container[T], opts ...Option) (*Manager[T], error) {
 	if err := cfg.err(); err != nil {
 		return nil, err
 	}
-	m := &Manager[T]{c: c, cookie: cfg.cookie, onError: cfg.onError, logger: cfg.logger}
+	m := &Manager[T]{c: c, cookie: cfg.cookie, onError: cfg.onError, logger: cfg.logger, header: cfg.header}
+	m.bearer = m.header == "Authorization"
 	if m.onError == nil {
 		m.onError = m.defaultError
 	}
@@ -125,10 +129,7 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 			m.onError(w, r, errors.New("sessionhttp: Handler: nil next handler"))
 			return
 		}
-		var incoming string
-		if ck, err := r.Cookie(m.cookie.Name); err == nil {
-			incoming = ck.Value
-		}
+		incoming := m.incoming(r)
 		s, err := m.c.Open(r.Context(), incoming)
 		if err != nil {
 			m.onError(w, r, fmt.Errorf("sessionhttp: start: %w", err))
@@ -311,11 +312,74 @@ func (m *Manager[T]) state(r *http.Request) *state[T] {
 	return st
 }
 
-// sessionCookie returns the session cookie carrying s's token.
+// incoming returns the token r carries: the session cookie's value, or
+// with WithTokenHeader that header's ("" if none).
+func (m *Manager[T]) incoming(r *http.Request) string {
+	if m.header == "" {
+		if ck, err := r.Cookie(m.cookie.Name); err == nil {
+			return ck.Value
+		}
+		return ""
+	}
+	v := strings.TrimSpace(r.Header.Get(m.header))
+	if m.bearer {
+		scheme, tok, ok := strings.Cut(v, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return ""
+		}
+		return strings.TrimSpace(tok)
+	}
+	return v
+}
+
+// attach makes r carry tok as m reads it; for the test kit.
+func (m *Manager[T]) attach(r *http.Request, tok string) {
+	switch {
+	case m.header == "":
+		r.AddCookie(&http.Cookie{Name: m.cookie.Name, Value: tok})
+	case m.bearer:
+		r.Header.Set(m.header, "Bearer "+tok)
+	default:
+		r.Header.Set(m.header, tok)
+	}
+}
+
+// sendToken puts s's token on the response header h: the session cookie,
+// or with WithTokenHeader the header (an empty value when s is nil: the
+// session ended and the client should forget its token).
+func (m *Manager[T]) sendToken(h http.Header, s *session.Session[T]) {
+	if m.header != "" {
+		v := ""
+		if s != nil {
+			v = s.Token()
+			if m.bearer {
+				v = "Bearer " + v
+			}
+		}
+		h.Set(m.header, v)
+		// A response that carries a token is never stored by a cache.
+		if h.Get("Cache-Control") == "" {
+			h.Set("Cache-Control", "no-store")
+		}
+		return
+	}
+	ck := m.expiredCookie()
+	if s != nil {
+		ck = m.sessionCookie(s)
+	}
+	h.Add("Set-Cookie", ck.String())
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", `no-cache="Set-Cookie"`)
+	}
+}
+
+// sessionCookie returns the session cookie carrying s's token. It is
+// persistent, with a Max-Age that follows s's expiry, unless the template
+// asks for browser-session cookies and s has no lifetime of its own.
 func (m *Manager[T]) sessionCookie(s *session.Session[T]) *http.Cookie {
 	c := m.cookie
 	c.Value = s.Token()
-	if m.cookie.MaxAge == 0 {
+	if lifetime, _ := s.Expiry(); m.cookie.MaxAge == 0 || lifetime > 0 {
 		c.MaxAge = max(1, int(math.Ceil(sessionstate.TTL(m.c, s).Seconds())))
 	} else {
 		c.MaxAge = 0 // a browser-session cookie
@@ -351,10 +415,12 @@ func (m *Manager[T]) defaultError(w http.ResponseWriter, r *http.Request, err er
 }
 
 func init() {
-	sessionstate.ManagerParts = func(m any) (string, any) {
-		return m.(interface{ partsAny() (string, any) }).partsAny()
+	sessionstate.ManagerParts = func(m any) (func(*http.Request, string), any) {
+		return m.(interface {
+			partsAny() (func(*http.Request, string), any)
+		}).partsAny()
 	}
 }
 
 // partsAny serves sessionstate.ManagerParts.
-func (m *Manager[T]) partsAny() (string, any) { return m.cookie.Name, m.c }
+func (m *Manager[T]) partsAny() (func(*http.Request, string), any) { return m.attach, m.c }

@@ -13,6 +13,7 @@ import (
 type Option func(*config)
 
 type config struct {
+	header  string
 	cookie  http.Cookie
 	onError func(http.ResponseWriter, *http.Request, error)
 	logger  *slog.Logger
@@ -68,8 +69,13 @@ func (c *config) err() error {
 // saved or its idle deadline moves; a negative MaxAge asks for a
 // browser-session cookie (no Max-Age and no Expires), which the browser
 // drops when it closes while the stored session still expires on its own
-// schedule. A positive MaxAge is an error: the session's lifetime is the
-// container's (session.WithLifetime, session.WithIdleTimeout).
+// schedule, except for a session with a lifetime of its own
+// (session.Session.SetExpiry, a "remember me" login), which gets a
+// persistent cookie whose Max-Age follows its expiry. So a site with a
+// "remember me" box sets MaxAge -1 and calls SetExpiry when the box is
+// ticked. A positive MaxAge is an error: the session's lifetime is the
+// container's or its own (session.WithLifetime, session.WithIdleTimeout,
+// session.Session.SetExpiry).
 //
 // New fails, naming the problem, when the name is empty or not an HTTP
 // token; when Path does not start with "/" (an empty Path would scope the
@@ -98,6 +104,38 @@ func WithCookie(tmpl http.Cookie) Option {
 			SameSite:    tmpl.SameSite,
 			Partitioned: tmpl.Partitioned,
 		}
+	}
+}
+
+// WithTokenHeader makes the Manager take the token from the request header
+// name instead of the cookie, for API and mobile clients, and send a new
+// or renewed token back in the response header of the same name (an empty
+// value when the session was destroyed: the client should forget its
+// token). With "Authorization" the token travels as "Bearer <token>" both
+// ways; with any other name (for example "X-Session-Token") as it is. The
+// cookie is then neither read nor set.
+//
+// The trade-offs, against the cookie: the client must store the token and
+// send it on every request itself, and none of the cookie's protections
+// apply (no HttpOnly: a script that can read the client's storage can read
+// the token; no Secure or __Host- prefix: serve only over https; no
+// Max-Age: the client learns of expiry from a response that carries a new
+// token or from your handler). Cross-site request forgery does not apply,
+// since browsers never attach the header on their own, which is also why
+// the cookie is not accepted as a fallback. Responses that carry a token
+// get "Cache-Control: no-store" unless the handler set Cache-Control, and
+// responses that use the session get the header name in Vary.
+//
+// New fails when name is not a valid header name, or is Cookie or
+// Set-Cookie.
+func WithTokenHeader(name string) Option {
+	return func(c *config) {
+		canon := http.CanonicalHeaderKey(name)
+		if name == "" || (&http.Cookie{Name: name}).Valid() != nil || canon == "Cookie" || canon == "Set-Cookie" {
+			c.fail("WithTokenHeader", "%q is not a header name this option can use", name)
+			return
+		}
+		c.header = canon
 	}
 }
 

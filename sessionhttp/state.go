@@ -254,21 +254,21 @@ func (st *state[T]) prepare(h http.Header) error {
 			return err
 		}
 	}
-	var ck *http.Cookie
+	sent := true
 	switch {
-	case !s.IsNew() && (st.saved || s.Token() != st.incoming || sessionstate.Refreshed(s)):
-		ck = m.sessionCookie(s)
+	case !s.IsNew() && s.Token() != st.incoming:
+		m.sendToken(h, s)
+	case !s.IsNew() && m.header == "" && (st.saved || sessionstate.Refreshed(s)):
+		// The cookie's Max-Age follows the expiry that moved; a header
+		// token has no expiry to refresh.
+		m.sendToken(h, s)
 	case s.IsNew() && st.destroyed && st.incoming != "":
-		ck = m.expiredCookie()
+		m.sendToken(h, nil)
+	default:
+		sent = false
 	}
-	if ck != nil {
-		h.Add("Set-Cookie", ck.String())
-		if h.Get("Cache-Control") == "" {
-			h.Set("Cache-Control", `no-cache="Set-Cookie"`)
-		}
-	}
-	if ck != nil || st.accessed {
-		addVary(h)
+	if sent || st.accessed {
+		m.addVary(h)
 	}
 	return nil
 }
@@ -321,14 +321,19 @@ func (st *state[T]) finish(w http.ResponseWriter) {
 	}
 }
 
-// addVary adds "Cookie" to h's Vary header unless it is already there.
-func addVary(h http.Header) {
+// addVary adds the request header the token comes in ("Cookie", or
+// WithTokenHeader's) to h's Vary header unless it is already there.
+func (m *Manager[T]) addVary(h http.Header) {
+	name := "Cookie"
+	if m.header != "" {
+		name = m.header
+	}
 	for _, v := range h.Values("Vary") {
 		for _, f := range splitComma(v) {
-			if f == "*" || http.CanonicalHeaderKey(f) == "Cookie" {
+			if f == "*" || http.CanonicalHeaderKey(f) == name {
 				return
 			}
 		}
 	}
-	h.Add("Vary", "Cookie")
+	h.Add("Vary", name)
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/gormsession/gormsession/sessionhttp"
 )
 
-// Request returns a copy of r that carries the cookie of a session stored
+// Request returns a copy of r that carries the token (in the cookie, or in
+// the header of sessionhttp.WithTokenHeader) of a session stored
 // for it in m's container, so a handler can be unit-tested through
 // m.Handler as if the client had come back with its cookie. fn, if not
 // nil, sets the session's Data and subject before it is stored. The stored
@@ -21,7 +22,7 @@ func Request[T any](t testing.TB, m *sessionhttp.Manager[T], r *http.Request, fn
 	if m == nil || r == nil {
 		t.Fatalf("sessiontest: Request: nil manager or request")
 	}
-	name, c := sessionstate.ManagerParts(m)
+	attach, c := sessionstate.ManagerParts(m)
 	container := c.(*session.Container[T])
 	ctx := context.Background()
 	s, err := container.Open(ctx, "")
@@ -35,6 +36,6 @@ func Request[T any](t testing.TB, m *sessionhttp.Manager[T], r *http.Request, fn
 		t.Fatalf("sessiontest: Request: store the session: %v", err)
 	}
 	out := r.Clone(r.Context())
-	out.AddCookie(&http.Cookie{Name: name, Value: s.Token()})
+	attach(out, s.Token())
 	return out, s
 }

@@ -8,6 +8,7 @@
 package sessionstate
 
 import (
+	"net/http"
 	"math/rand/v2"
 	"time"
 )
@@ -31,10 +32,11 @@ var (
 	Differs func(container, sess any, snap []byte) (bool, error)
 )
 
-// ManagerParts returns a *sessionhttp.Manager[T]'s cookie name and its
-// *session.Container[T]; package sessionhttp sets it, for the test kit's
-// requests that carry a session.
-var ManagerParts func(manager any) (cookieName string, container any)
+// ManagerParts returns a function that makes a request carry a token the
+// way a *sessionhttp.Manager[T] reads it (its cookie or its header), and
+// the Manager's *session.Container[T]; package sessionhttp sets it, for the
+// test kit's requests that carry a session.
+var ManagerParts func(manager any) (attach func(r *http.Request, token string), container any)
 
 // Test knobs for package sessiontest; each returns a session.Option.
 var (
