@@ -20,6 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/gormsession/gormsession/internal/testdb"
+	"github.com/gormsession/gormsession/repository"
 )
 
 func TestMain(m *testing.M) {
@@ -456,6 +457,34 @@ func TestCleanupRemovesExpiredRowsAndTombstonesOnly(t *testing.T) {
 		_, found, err := s.Find("deleted-long")
 		require.NoError(t, err)
 		require.False(t, found)
+	})
+}
+
+// TestOperatorsTools runs package repository, which sessionctl is built
+// on, over the store's table: its migration accepts the table as it is,
+// its stats see the rows, and its cleanup deletes what Cleanup would.
+func TestOperatorsTools(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s, table, clk := newStore(t, db)
+		keep, gone := fixture(t, s, clk)
+		repo, err := repository.New(db, table)
+		require.NoError(t, err)
+		require.NoError(t, repo.Migrate(ctx))
+		st, err := repo.Stats(ctx, clk.now(), 5)
+		require.NoError(t, err)
+		require.EqualValues(t, len(keep)+len(gone), st.Total)
+		require.EqualValues(t, len(keep), st.Live, "a live tombstone counts as live")
+		require.Zero(t, st.Subjects)
+		n, err := repo.Cleanup(ctx, clk.now(), repository.CleanupOptions{})
+		require.NoError(t, err)
+		require.EqualValues(t, len(gone), n)
+		rs := rows(t, db, table)
+		require.Len(t, rs, len(keep))
+		_, found, err := s.Find("live-later")
+		require.NoError(t, err)
+		require.True(t, found)
 	})
 }
 
