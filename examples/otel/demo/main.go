@@ -29,6 +29,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -104,7 +105,7 @@ func run(ctx context.Context, w io.Writer, path string) (err error) {
 	// server span, as otelhttp would.
 	tracer := tp.Tracer("demo")
 	request := func(name string, fn func(ctx context.Context) error) error {
-		ctx, span := tracer.Start(ctx, name)
+		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
 		return fn(ctx)
 	}
