@@ -206,6 +206,17 @@ func main() {
 		*passes = 0
 	}
 	for pass := 0; pass < *passes; pass++ {
+		if len(want) == 0 || want["rawblob"] {
+			// The codec's cost on its own, which rawblob does not pay.
+			for _, op := range []string{bench.CodecDecode, bench.CodecEncode} {
+				r := testing.Benchmark(bench.CodecBench(op))
+				sm := Sample{Pass: pass, DB: "codec", Workload: op, Subject: "json", N: r.N,
+					NsPerOp: float64(r.T.Nanoseconds()) / float64(r.N),
+					BPerOp:  float64(r.MemBytes) / float64(r.N), Allocs: float64(r.MemAllocs) / float64(r.N)}
+				samples = append(samples, sm)
+				fmt.Printf("BenchmarkCodec/%s/json/pass%d \t%d\t%.0f ns/op\t%.0f B/op\t%.0f allocs/op\n", op, pass+1, sm.N, sm.NsPerOp, sm.BPerOp, sm.Allocs)
+			}
+		}
 		for _, db := range dbList {
 			fs := fixtures[db]
 			for _, w := range wl {

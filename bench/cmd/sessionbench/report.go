@@ -16,6 +16,7 @@ type series struct {
 }
 
 type report struct {
+	samples  []Sample
 	s        map[key]*series
 	subjects map[string][]string // per db, in first-seen order
 }
@@ -27,7 +28,7 @@ func analyse(samples []Sample) *report {
 			base[[3]any{sm.Pass, sm.DB, sm.Workload}] = sm.NsPerOp
 		}
 	}
-	r := &report{s: map[key]*series{}, subjects: map[string][]string{}}
+	r := &report{samples: samples, s: map[key]*series{}, subjects: map[string][]string{}}
 	for _, sm := range samples {
 		k := key{sm.DB, sm.Workload, sm.Subject}
 		s := r.s[k]
@@ -241,6 +242,27 @@ func (r *report) markdown(notes string, dbs, wl []string, passes int, benchtime 
 			p("\n")
 		}
 		p("\n")
+		if r.get(db, timed[0], "rawblob") != nil && r.get(db, timed[0], "ours") != nil {
+			p("Second yardstick: ours as a ratio to `rawblob` (the opaque-blob baseline: no decoding, one blind upsert), per pass, ")
+			p("median (min–max), and the ratio of each subject's best pass:\n\n")
+			p("| ratio |")
+			for _, w := range timed {
+				p(" %s |", wTitle[w])
+			}
+			p("\n| --- |%s\n| ours / rawblob, per pass |", strings.Repeat(" --- |", len(timed)))
+			for _, w := range timed {
+				p(" %s |", pairCell(r.samples, db, w, "ours", "rawblob"))
+			}
+			p("\n| ours / rawblob, best of N |")
+			for _, w := range timed {
+				p(" %s |", bestCell(r, db, w, "ours", "rawblob"))
+			}
+			p("\n| ours / raw, best of N |")
+			for _, w := range timed {
+				p(" %s |", bestCell(r, db, w, "ours", "raw"))
+			}
+			p("\n\n")
+		}
 		if r.get(db, "cleanup", "raw") != nil {
 			p("(e) Cleanup of %d expired sessions while a writer keeps saving:\n\n", expired)
 			p("| subject | total ms (min–max) | ratio to raw | rows/s | writer worst ms (min–max) | writer p99 ms |\n| --- | --- | --- | --- | --- | --- |\n")
@@ -258,5 +280,50 @@ func (r *report) markdown(notes string, dbs, wl []string, passes int, benchtime 
 			p("\nThe scs stores have no exported cleanup call; each of them runs one unbatched `DELETE ... WHERE expiry < now`, the statement `raw` runs.\n\n")
 		}
 	}
+	if d, e := r.get("codec", bench.CodecDecode, "json"), r.get("codec", bench.CodecEncode, "json"); d != nil && e != nil {
+		p("## The codec on its own\n\n")
+		p("gormsession's default codec (`codec.JSON`) on the %d-byte payload, the work `rawblob` leaves out (median of %d runs):\n\n", bench.PayloadSize(), len(d.ns))
+		p("| | µs/op | allocs/op | B/op |\n| --- | --- | --- | --- |\n")
+		p("| decode | %.2f | %.0f | %.0f |\n| encode | %.2f | %.0f | %.0f |\n\n", median(d.ns)/1000, median(d.allocs), median(d.b),
+			median(e.ns)/1000, median(e.allocs), median(e.b))
+	}
 	return b.String()
+}
+
+// pairCell is "median (min–max)" of the per-pass ratios of a to b.
+func pairCell(samples []Sample, db, w, a, b string) string {
+	per := map[int][2]float64{}
+	for _, sm := range samples {
+		if sm.DB != db || sm.Workload != w {
+			continue
+		}
+		v := per[sm.Pass]
+		switch sm.Subject {
+		case a:
+			v[0] = sm.NsPerOp
+		case b:
+			v[1] = sm.NsPerOp
+		}
+		per[sm.Pass] = v
+	}
+	var ratios []float64
+	for _, v := range per {
+		if v[0] > 0 && v[1] > 0 {
+			ratios = append(ratios, v[0]/v[1])
+		}
+	}
+	if len(ratios) == 0 {
+		return "–"
+	}
+	lo, hi := span(ratios)
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", median(ratios), lo, hi)
+}
+
+// bestCell is the ratio of a's fastest pass to b's.
+func bestCell(r *report, db, w, a, b string) string {
+	sa, sb := r.get(db, w, a), r.get(db, w, b)
+	if sa == nil || sb == nil || len(sa.ns) == 0 || len(sb.ns) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", slices.Min(sa.ns)/slices.Min(sb.ns))
 }
