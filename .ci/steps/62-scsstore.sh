@@ -15,7 +15,8 @@ status=$?
 # Once more under the GORM settings applications commonly turn on
 # (prepared statements, no default transaction).
 (cd adapters/scsstore && GORMSESSION_TEST_GORM_CONFIG=prepare,skiptx go test -race -count=1 -json ./...) >>"$out"
-[ "$status" -ne 0 ] || status=$?
+again=$?
+[ "$status" -ne 0 ] || status=$again
 set -e
 go run ./internal/ci/testreport <"$out"
 [ "$status" -eq 0 ] || { echo "adapters/scsstore tests failed" >&2; exit "$status"; }

@@ -210,26 +210,31 @@ func (s *Store) Delete(token string) error {
 }
 
 // DeleteCtx ends token's session; scs calls it from Destroy and
-// RenewToken. Deleting an unknown token is not an error, and an empty or
-// over-long token (which scs passes when destroying a session that was
-// never saved) is ignored.
+// RenewToken. Deleting an unknown token is not an error (it leaves a
+// tombstone too). An empty token, which scs passes when destroying a
+// session that was never saved, or one over 256 bytes is ignored: nothing
+// can be stored under it.
 //
 // The row becomes a tombstone, in one statement: no data, never found,
 // never overwritten by Commit. It lives until the later of the session's
 // expiry and 24 hours after the Delete; cleanup then removes it. So:
 //
 //   - once DeleteCtx has returned, FindCtx of token reports not found;
-//   - a CommitCtx of token that runs while the tombstone exists (for at
-//     least 24 hours) is dropped: a request that loaded the session before
-//     the Delete cannot bring it back when it commits;
-//   - a later commit is stored again, as a commit of an unknown token. With
-//     no scs IdleTimeout the expiry scs commits is the session's deadline,
-//     which is not after the tombstone's expiry, so such a session is
-//     already expired and never found. With an IdleTimeout, only a request
-//     that ran for more than 24 hours after the Delete could bring it back.
+//   - a CommitCtx of token that the database runs after the Delete, while
+//     the tombstone exists (at least 24 hours), changes nothing: a request
+//     that loaded the session before it was destroyed or renewed cannot
+//     bring it back when it commits at its end;
+//   - a commit after the tombstone is gone is stored as a commit of an
+//     unknown token would be. Without an scs IdleTimeout, the expiry scs
+//     commits for a loaded session is its deadline, which the tombstone
+//     outlived, so such a row is already expired and never found (unless
+//     that request merged a longer-lived session into it with
+//     MergeSession). With an IdleTimeout, a request that commits more than
+//     24 hours after the Delete could store the session again.
 //
 // A Commit and a Delete racing for one token are serialized by the
-// database: a Commit that the database runs after the Delete is dropped.
+// database on the row's primary key, on all three databases; either order
+// ends with the tombstone.
 func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 	key, ok := id(token)
 	if !ok {

@@ -246,6 +246,9 @@ func TestDestroyThenStaleCommit(t *testing.T) {
 		a := newApp(t, store)
 		_, tok := a.do(t, "/put?v=before", "")
 		a.loaded, a.release = make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		release := func() { once.Do(func() { close(a.release) }) }
+		defer release() // also when an assertion fails, so A ends
 		stale := make(chan string, 1)
 		go func() {
 			// A: its session is loaded before the handler runs.
@@ -262,7 +265,7 @@ func TestDestroyThenStaleCommit(t *testing.T) {
 		<-a.loaded
 		_, newTok := a.do(t, "/destroy", tok) // B
 		require.Empty(t, newTok, "destroy expires the cookie")
-		close(a.release)
+		release()
 		require.Equal(t, "200 OK", <-stale, "A's commit is not an error")
 		body, _ = a.do(t, "/get", tok)
 		return body
