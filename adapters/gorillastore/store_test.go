@@ -502,3 +502,92 @@ func TestGorillaRegistrySaveLosesErrorChain(t *testing.T) {
 		require.Equal(t, 2, now.Values["n"])
 	})
 }
+
+// A stored session's new subject is stored only through Renew: a plain
+// Save refuses it (session.ErrRenewRequired). A Renew that loses a race
+// leaves the old token in place, and a plain Save then still refuses the
+// session, so a failed sign-in never signs in the old token.
+func TestGorillaSubjectNeedsRenew(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		e := newEnv(t, db)
+		r := httptest.NewRequest("GET", "/", nil)
+		w := httptest.NewRecorder()
+		s, err := e.st.Get(r, cookieName)
+		require.NoError(t, err)
+		s.Values["n"] = 1
+		require.NoError(t, s.Save(r, w))
+		ck := sessionCookie(t, w.Result().Cookies())
+
+		load := func() (*http.Request, *sessions.Session) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.AddCookie(ck)
+			s, err := e.st.Get(r, cookieName)
+			require.NoError(t, err)
+			require.False(t, s.IsNew)
+			return r, s
+		}
+
+		r1, s1 := load()
+		e.st.SetSubject(s1, "user:ann")
+		require.Equal(t, "user:ann", e.st.Subject(s1))
+		w1 := httptest.NewRecorder()
+		require.ErrorIs(t, s1.Save(r1, w1), session.ErrRenewRequired)
+		require.Empty(t, w1.Header().Values("Set-Cookie"))
+
+		// A stale copy's Renew is a conflict; the copy cannot be saved after it.
+		r2, s2 := load()
+		_, s3 := load()
+		s3.Values["n"] = 2
+		require.NoError(t, e.st.Save(r2, httptest.NewRecorder(), s3))
+		e.st.SetSubject(s2, "user:ann")
+		require.ErrorIs(t, e.st.Renew(r2, httptest.NewRecorder(), s2), session.ErrConflict)
+		e.st.SetSubject(s2, "")
+		require.ErrorIs(t, s2.Save(r2, httptest.NewRecorder()), session.ErrRenewRequired)
+		list, err := e.c.List(t.Context(), "user:ann")
+		require.NoError(t, err)
+		require.Empty(t, list)
+
+		// A fresh load signs in.
+		r4, s4 := load()
+		e.st.SetSubject(s4, "user:ann")
+		w4 := httptest.NewRecorder()
+		require.NoError(t, e.st.Renew(r4, w4, s4))
+		require.NotEqual(t, ck.Value, sessionCookie(t, w4.Result().Cookies()).Value)
+		list, err = e.c.List(t.Context(), "user:ann")
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		require.Equal(t, 2, s4.Values["n"])
+	})
+}
+
+// A session made with sessions.NewSession (not by the store) and a
+// session renewed before it was ever stored are saved as new sessions.
+func TestGorillaForeignAndNewSessions(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		e := newEnv(t, db)
+		r := httptest.NewRequest("GET", "/", nil)
+		foreign := sessions.NewSession(e.st, cookieName)
+		foreign.Values["k"] = "v"
+		w := httptest.NewRecorder()
+		require.NoError(t, foreign.Save(r, w))
+		require.False(t, foreign.IsNew)
+		require.NotEmpty(t, foreign.ID)
+		tok := sessionCookie(t, w.Result().Cookies()).Value
+		ok, err := e.c.Exists(t.Context(), tok)
+		require.NoError(t, err)
+		require.True(t, ok)
+
+		s, err := e.st.New(httptest.NewRequest("GET", "/", nil), cookieName)
+		require.NoError(t, err)
+		e.st.SetSubject(s, "user:bob")
+		w = httptest.NewRecorder()
+		require.NoError(t, e.st.Renew(r, w, s))
+		list, err := e.c.List(t.Context(), "user:bob")
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		require.Equal(t, s.ID, list[0].Handle)
+		require.Equal(t, int64(2), e.rows(t))
+	})
+}
