@@ -33,7 +33,7 @@ const blindColumns = "id, subject, payload, version, created_at, updated_at, dea
 // NewBlind returns the blind statements of st's table.
 func NewBlind(st *Store) *Blind {
 	d := st.dialect
-	f := strings.NewReplacer("{t}", d.quote(st.table), "{cols}", firstColumns).Replace
+	f := strings.NewReplacer("{t}", d.quote(st.table), "{cols}", blindColumns).Replace
 	b := &Blind{st: st,
 		find: f("SELECT payload FROM {t} WHERE id = ? AND expires_at > ? AND version > 0"),
 	}
