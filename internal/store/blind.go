@@ -25,15 +25,10 @@ type Blind struct {
 	find, write, tomb string
 }
 
-// blindColumns are the columns a blind write names: those of the first
-// release's table. Every column added since has a default, so the writes
-// stay valid on the table of any release.
-const blindColumns = "id, subject, payload, version, created_at, updated_at, deadline, expires_at"
-
 // NewBlind returns the blind statements of st's table.
 func NewBlind(st *Store) *Blind {
 	d := st.dialect
-	f := strings.NewReplacer("{t}", d.quote(st.table), "{cols}", blindColumns).Replace
+	f := strings.NewReplacer("{t}", d.quote(st.table), "{cols}", firstColumns).Replace
 	b := &Blind{st: st,
 		find: f("SELECT payload FROM {t} WHERE id = ? AND expires_at > ? AND version > 0"),
 	}
