@@ -23,7 +23,7 @@
 //     request that loaded the session earlier still commits it when it ends,
 //     and most scs stores then insert it again: the user who logged out is
 //     logged back in. Here Delete leaves a tombstone and a Commit never
-//     overwrites one (see Store.Delete for the exact guarantee).
+//     overwrites one (Store.DeleteCtx states the exact guarantee).
 //   - The table format of package model, made by the same migration as
 //     session.New, so operators' tools work on it: sessionctl migrate,
 //     cleanup and stats (which counts tombstones as live rows until they

@@ -50,13 +50,13 @@ type config struct {
 	errs        []error
 }
 
-// WithTable sets the table name. Default "scs_sessions". New accepts the
-// names session.WithTable accepts (a plain SQL identifier of at most 48
-// characters: letters, digits and underscores, not starting with a digit)
-// and refuses any other with ErrInvalidOption. Several
-// stores, and session.Container values, may share a database with
-// different tables; do not share one table between an scs store and a
-// session.Container, whose payloads differ.
+// WithTable sets the table name. Default "scs_sessions". New accepts
+// exactly the names session.WithTable accepts, such as a plain SQL
+// identifier of at most 48 characters (letters, digits and underscores,
+// not starting with a digit), and refuses any other with
+// ErrInvalidOption. Several stores, and session.Container values, may
+// share a database with different tables; do not share one table between
+// an scs store and a session.Container, whose payloads differ.
 func WithTable(name string) Option {
 	return func(c *config) {
 		c.table = name
@@ -116,7 +116,9 @@ type Store struct {
 // New fails with an error matching ErrInvalidOption for a bad option, and
 // with the database's error when the migration fails. db must be a
 // PostgreSQL, SQLite or MySQL/MariaDB handle; its clauses, settings and
-// plugins apply to every statement the store runs.
+// plugins apply to every statement the store runs. Like the constructors
+// of scs's own stores, New takes no context: the migration runs under
+// context.Background().
 func New(db *gorm.DB, opts ...Option) (*Store, error) {
 	cfg := config{table: tableDefault, interval: cleanupIntervalDefault, autoMigrate: true, now: time.Now}
 	for _, o := range opts {
