@@ -192,7 +192,7 @@ func (s *Store) Commit(token string, b []byte, expiry time.Time) error {
 // row for token, and overwrites the data and expiry when there is one,
 // also an expired one not cleaned up yet. The last commit wins: there is no
 // conflict detection. A commit of a token that was deleted, while its
-// tombstone lasts, changes nothing and returns nil (see Delete). It fails
+// tombstone lasts, changes nothing and returns nil (see DeleteCtx). It fails
 // with ErrInvalidToken for an empty token or one over 256 bytes, and
 // otherwise only when the database fails or ctx ends.
 func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
