@@ -178,12 +178,14 @@ func (st *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 // session.ErrNotFound. A loaded session whose Values and subject are
 // unchanged is not written at all, only its cookie is sent again; a
 // stale copy that changed nothing can therefore lose no one's work and
-// reports no conflict. Values that gob cannot encode (an unregistered type)
+// reports no conflict (if the session was destroyed meanwhile, the cookie
+// sent again holds a dead token, which the next request treats as
+// unknown). Values that gob cannot encode (an unregistered type)
 // fail before any SQL; so does a subject set with SetSubject on a stored
 // session without Renew (session.ErrRenewRequired).
 //
-// Errors read "gorillastore: save: ..." and never carry a token, an id or
-// a value.
+// Errors read "gorillastore: save: ..." (Renew's too) and never carry a
+// token, an id or a value.
 func (st *Store) Save(r *http.Request, w http.ResponseWriter, gs *sessions.Session) error {
 	if gs == nil {
 		return errors.New("gorillastore: save: nil session")

@@ -13,7 +13,10 @@
 // returns the store's error, so a concurrent save is seen as
 // errors.Is(err, session.ErrConflict). To rotate the token at sign-in,
 // call gs.Renew(c.Request, c.Writer, g) with g from gs.Get(c.Request, name):
-// it is the same *sessions.Session that sessions.Default(c) works on.
+// it is the same *sessions.Session that sessions.Default(c) works on
+// (gorilla keeps it in the request's context, so this holds unless a
+// middleware between sessions.Sessions and the handler replaced c.Request
+// before the session was first used).
 package ginstore
 
 import (
