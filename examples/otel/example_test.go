@@ -65,7 +65,7 @@ func Example() {
 		}
 		fmt.Printf("%s (%s)", sp.Name(), parent)
 		for _, kv := range sp.Attributes() {
-			fmt.Printf(" %s=%s", kv.Key, kv.Value.Emit())
+			fmt.Printf(" %s=%s", kv.Key, kv.Value.String())
 		}
 		fmt.Println()
 	}

@@ -110,7 +110,7 @@ func find(t *testing.T, rm metricdata.ResourceMetrics, name string) metricdata.M
 func matches(set attribute.Set, want map[attribute.Key]string) bool {
 	for k, v := range want {
 		got, ok := set.Value(k)
-		if !ok || got.Emit() != v {
+		if !ok || got.String() != v {
 			return false
 		}
 	}

@@ -135,7 +135,7 @@ func texts(t *testing.T, spans []sdktrace.ReadOnlySpan, rm metricdata.ResourceMe
 		}
 		kvs = append(kvs, sp.Resource().Attributes()...)
 		for _, kv := range kvs {
-			out = append(out, string(kv.Key), kv.Value.Emit())
+			out = append(out, string(kv.Key), kv.Value.String())
 		}
 	}
 	for _, sm := range rm.ScopeMetrics {
@@ -143,7 +143,7 @@ func texts(t *testing.T, spans []sdktrace.ReadOnlySpan, rm metricdata.ResourceMe
 			out = append(out, m.Name, m.Description, m.Unit)
 			for _, set := range pointAttributes(t, m) {
 				for _, kv := range set.ToSlice() {
-					out = append(out, string(kv.Key), kv.Value.Emit())
+					out = append(out, string(kv.Key), kv.Value.String())
 				}
 			}
 		}
