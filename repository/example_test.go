@@ -56,3 +56,20 @@ func Example() {
 	// live: 1 expired: 2
 	// deleted: 2 <nil>
 }
+
+// SchemaSQL gives a migration tool the table's SQL; the application then
+// opts out of the automatic migration with session.WithoutAutoMigrate.
+func ExampleSchemaSQL() {
+	create, upgrade, err := repository.SchemaSQL("postgres", "auth.sessions")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, q := range create[1:] { // the indexes; create[0] is the table
+		fmt.Println(q + ";")
+	}
+	fmt.Println(upgrade[0] + ";")
+	// Output:
+	// CREATE INDEX IF NOT EXISTS "sessions_expires_at_idx" ON "auth"."sessions" (expires_at);
+	// CREATE INDEX IF NOT EXISTS "sessions_subject_idx" ON "auth"."sessions" (subject) WHERE subject <> '';
+	// ALTER TABLE "auth"."sessions" ADD COLUMN lifetime bigint NOT NULL DEFAULT 0;
+}

@@ -16,7 +16,9 @@ var (
 	ErrUnsupportedDialect = store.ErrUnsupportedDialect
 	// ErrInvalidTable: the table name is not a plain SQL identifier (a
 	// letter or underscore, then up to 47 letters, digits or underscores,
-	// which keeps derived index names within PostgreSQL's 63-byte limit).
+	// which keeps derived index names within PostgreSQL's 63-byte limit),
+	// optionally qualified on PostgreSQL and MySQL by a schema name and a
+	// dot ("auth.sessions").
 	ErrInvalidTable = store.ErrInvalidTable
 )
 
@@ -38,9 +40,10 @@ func New(db *gorm.DB, table string) (*Repository, error) {
 }
 
 // Migrate creates the table and its indexes if they do not exist, and
-// brings a table made by an earlier release up to date (on MySQL/MariaDB,
-// a utf8mb4 subject column becomes varbinary so subjects compare byte for
-// byte). It is idempotent and safe to run from several processes at once:
+// brings a table made by an earlier release up to date: it adds the
+// lifetime, idle_timeout and label columns it lacks, and on MySQL/MariaDB a
+// utf8mb4 subject column becomes varbinary so subjects compare byte for
+// byte. A table already up to date takes no DDL. It is idempotent and safe to run from several processes at once:
 // on PostgreSQL under an advisory lock named after the table, on SQLite in
 // one immediate transaction; MySQL's CREATE TABLE IF NOT EXISTS is atomic.
 func (r *Repository) Migrate(ctx context.Context) error { return r.st.Migrate(ctx) }
@@ -76,6 +79,34 @@ func (r *Repository) DeleteSubject(ctx context.Context, subject string) (int64, 
 
 // DeleteAll deletes every session of the table and reports how many.
 func (r *Repository) DeleteAll(ctx context.Context) (int64, error) { return r.st.DeleteAll(ctx) }
+
+// SchemaSQL returns the SQL of the sessions table named table on dialect
+// ("postgres", "mysql" or "sqlite", as GORM's dialectors name themselves;
+// "pgx", "mariadb" and "sqlite3" are accepted too), for migration tools
+// such as goose, golang-migrate or atlas, and for review by a DBA:
+//
+//   - create: the statements that create the table and its indexes in the
+//     current shape, exactly as Migrate (and session.New) run them; they
+//     are idempotent (IF NOT EXISTS);
+//   - upgrade: the statements that bring a table made by the previous
+//     release to the current shape (run them once; Migrate does the same
+//     itself, checking the catalog first).
+//
+// Applications whose migrations are run by such a tool pass
+// session.WithoutAutoMigrate. SchemaSQL runs no SQL; it fails with
+// ErrUnsupportedDialect or ErrInvalidTable (a schema-qualified name on
+// SQLite included).
+func SchemaSQL(dialect, table string) (create, upgrade []string, err error) {
+	d, err := store.ParseDialect(dialect)
+	if err != nil {
+		return nil, nil, err
+	}
+	if schema, _ := store.SplitTable(table); !store.ValidTable(table) || (schema != "" && d == store.SQLite) {
+		return nil, nil, ErrInvalidTable
+	}
+	create, upgrade = store.SchemaSQL(d, table)
+	return create, upgrade, nil
+}
 
 // ValidTable reports whether New accepts name as a table name.
 func ValidTable(name string) bool { return store.ValidTable(name) }

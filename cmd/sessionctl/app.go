@@ -161,6 +161,9 @@ func lookup(name string) (command, bool) {
 type globals struct {
 	dsn, driver, table string
 	connectTimeout     time.Duration
+	// offline: the command needs no connection when --driver names the
+	// database (migrate --print-sql).
+	offline bool
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
@@ -217,12 +220,15 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return fail(exitUsage, "%s: unexpected argument %q (see sessionctl %s --help)", c.name, fs.Arg(0), c.name)
 	}
 	if !repository.ValidTable(g.table) {
-		return fail(exitUsage, "--table: %q is not a plain identifier (a letter or _, then up to 47 letters, digits or _)", g.table)
+		return fail(exitUsage, "--table: %q is not [schema.]table, each a letter or _ then letters, digits or _ (the table at most 48 bytes)", g.table)
+	}
+	if f := fs.Lookup("print-sql"); f != nil && f.Value.String() == "true" {
+		g.offline = true
 	}
 	if g.dsn == "" {
 		g.dsn = a.getenv(EnvDSN)
 	}
-	if g.dsn == "" {
+	if g.dsn == "" && !(g.offline && g.driver != "") {
 		return fail(exitUsage, "no database: pass --dsn or set %s (see sessionctl --help)", EnvDSN)
 	}
 	if g.connectTimeout <= 0 {

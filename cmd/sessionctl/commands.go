@@ -16,13 +16,25 @@ import (
 var migrateCmd = command{
 	name:    "migrate",
 	summary: "create the sessions table and its indexes if they are missing",
-	usage: `sessionctl migrate [--dsn DSN] [--table NAME]
+	usage: `sessionctl migrate [--dsn DSN] [--table NAME] [--print-sql]
 
 Idempotent and safe to run from several processes at once (the same
-statements session.New runs). Use it at deploy time together with
-session.WithoutAutoMigrate(). For SQLite it creates the file if needed.`,
+statements session.New runs), and it brings a table of an earlier release
+up to date. Use it at deploy time together with session.WithoutAutoMigrate().
+For SQLite it creates the file if needed. The table may be qualified by a
+schema on PostgreSQL and MySQL: --table auth.sessions.
+
+--print-sql prints the SQL instead of running it, for migration tools
+(goose, golang-migrate, atlas) and review: the statements that create the
+table, then, as comments, the ones that upgrade a table of the previous
+release. It connects to nothing: the database is --driver's, or follows
+from the form of the DSN.`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *app, *globals) error {
+		printSQL := fs.Bool("print-sql", false, "print the SQL for --driver (or the DSN's database) instead of running it")
 		return func(ctx context.Context, a *app, g *globals) error {
+			if *printSQL {
+				return a.printSQL(g)
+			}
 			db, t, closer, err := a.connect(ctx, g, true)
 			if err != nil {
 				return err
@@ -47,6 +59,33 @@ session.WithoutAutoMigrate(). For SQLite it creates the file if needed.`,
 			return nil
 		}
 	},
+}
+
+// printSQL writes the schema SQL of g's table for g's database.
+func (a *app) printSQL(g *globals) error {
+	d := detectDriver(g.dsn)
+	if g.driver != "" {
+		var ok bool
+		if d, ok = driverFlag(g.driver); !ok {
+			return fail(exitBadDSN, "--driver %q: want postgres, mysql or sqlite", g.driver)
+		}
+	}
+	if d == "" {
+		return fail(exitBadDSN, "bad DSN: not a PostgreSQL, MySQL or SQLite DSN; or pass --driver (see sessionctl --help)")
+	}
+	create, upgrade, err := repository.SchemaSQL(string(d), g.table)
+	if err != nil {
+		return fail(exitUsage, "migrate: --table %q on %s: %v", g.table, d, err)
+	}
+	fmt.Fprintf(a.stdout, "-- gormsession sessions table %q for %s: the statements session.New and sessionctl migrate run.\n", g.table, d)
+	for _, q := range create {
+		fmt.Fprintf(a.stdout, "%s;\n\n", q)
+	}
+	fmt.Fprintln(a.stdout, "-- To upgrade a table made by the previous release instead, run once:")
+	for _, q := range upgrade {
+		fmt.Fprintf(a.stdout, "-- %s;\n", q)
+	}
+	return nil
 }
 
 var cleanupCmd = command{

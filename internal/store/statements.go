@@ -211,3 +211,31 @@ func migrateDDL(d Dialect, table string) []string {
 		}
 	}
 }
+
+// SchemaSQL returns the statements Migrate runs to create table on d in
+// the current shape, and the ones that bring a table of the previous
+// release to it, for migration tools. It runs no SQL.
+func SchemaSQL(d Dialect, table string) (create, upgrade []string) {
+	t := d.quote(table)
+	for _, c := range upgradeColumns(d) {
+		upgrade = append(upgrade, "ALTER TABLE "+t+" ADD COLUMN "+c.name+" "+c.def)
+	}
+	if d == MySQL {
+		upgrade = append(upgrade, "ALTER TABLE "+t+" MODIFY subject varbinary(255) NOT NULL DEFAULT ''")
+	}
+	return migrateDDL(d, table), upgrade
+}
+
+// ParseDialect returns the Dialect named name, as GORM's dialectors name
+// themselves ("postgres" or "pgx", "mysql", "sqlite" or "sqlite3").
+func ParseDialect(name string) (Dialect, error) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "postgres", "postgresql", "pgx":
+		return Postgres, nil
+	case "sqlite", "sqlite3":
+		return SQLite, nil
+	case "mysql", "mariadb":
+		return MySQL, nil
+	}
+	return "", ErrUnsupportedDialect
+}
