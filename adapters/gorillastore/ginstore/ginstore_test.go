@@ -2,6 +2,7 @@ package ginstore_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,6 +26,7 @@ import (
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
+	gin.DefaultWriter = io.Discard // the access log of gin.Default, which the suite uses
 	goleak.VerifyTestMain(m, testdb.LeakOptions...)
 }
 
