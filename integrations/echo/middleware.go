@@ -22,8 +22,8 @@ var errNilManager = errors.New("sessionecho: Middleware: nil *sessionhttp.Manage
 // c.Response() writing through the Manager, which commits the session just
 // before the response starts. c.Response() is a new *echo.Response over
 // the original one, so the Before and After functions registered on
-// either run, and the original's Status, Size and Committed stay true.
-// When the chain returns, or panics through it, c.Request() and
+// either run, and the original keeps an accurate Status, Size and
+// Committed. When the chain returns, or panics through it, c.Request() and
 // c.Response() are put back as they were. The next handler's error is
 // returned as it is.
 //
