@@ -41,17 +41,19 @@ import (
 	"time"
 
 	"github.com/gormsession/gormsession/bench"
+	"github.com/gormsession/gormsession/session"
 )
 
 func main() {
 	var (
-		dbs     = flag.String("dbs", "postgres,sqlite,mysql", "databases, comma-separated")
-		sizes   = flag.String("sizes", "10000,100000,1000000", "live sessions per table, comma-separated")
-		passes  = flag.Int("passes", 3, "passes over every size and operation")
-		d       = flag.Duration("d", time.Second, "time per operation, size and pass")
-		out     = flag.String("out", "results", "directory for scale-<db>.csv (empty: none)")
-		insert  = flag.Bool("insert", false, "run the SQLite insert experiment instead")
-		insertN = flag.Int("insert-n", 1000000, "-insert: rows in each table before the timed inserts")
+		dbs      = flag.String("dbs", "postgres,sqlite,mysql", "databases, comma-separated")
+		sizes    = flag.String("sizes", "10000,100000,1000000", "live sessions per table, comma-separated")
+		passes   = flag.Int("passes", 3, "passes over every size and operation")
+		d        = flag.Duration("d", time.Second, "time per operation, size and pass")
+		out      = flag.String("out", "results", "directory for scale-<db>.csv (empty: none)")
+		insert   = flag.Bool("insert", false, "run the SQLite insert experiment instead")
+		insertN  = flag.Int("insert-n", 1000000, "-insert: rows in each table before the timed inserts")
+		cacheKiB = flag.Int("sqlite-cache-kib", 262144, "SQLite: after the scale passes, time every operation again with PRAGMA cache_size of this many KiB per connection, interleaved with the default (0: skip)")
 	)
 	flag.Parse()
 	ctx := context.Background()
@@ -104,7 +106,7 @@ func main() {
 			fatal("%s: namespace: %v", db, err)
 		}
 		made = append(made, ns)
-		if err := runDB(ctx, ns, live, *passes, *d, *out); err != nil {
+		if err := runDB(ctx, ns, live, *passes, *d, *out, *cacheKiB); err != nil {
 			fatal("%s: %v", db, err)
 		}
 		if err := ns.Drop(ctx); err != nil {
@@ -128,7 +130,7 @@ func tableName(live int) string { return "scale_" + strconv.Itoa(live) }
 
 // runDB fills one table per size on ns, times every operation on every
 // size in interleaved passes, and reports.
-func runDB(ctx context.Context, ns *bench.NS, live []int, passes int, d time.Duration, out string) error {
+func runDB(ctx context.Context, ns *bench.NS, live []int, passes int, d time.Duration, out string, cacheKiB int) error {
 	db, err := ns.Gorm(nil)
 	if err != nil {
 		return err
@@ -215,7 +217,82 @@ func runDB(ctx context.Context, ns *bench.NS, live []int, passes int, d time.Dur
 			return err
 		}
 	}
-	return explain(ctx, ns, tables, before, after)
+	if err := explain(ctx, ns, tables, before, after); err != nil {
+		return err
+	}
+	if ns.Dialect == bench.SQLite && cacheKiB > 0 {
+		return cacheVariant(ctx, ns, tables, passes, d, cacheKiB)
+	}
+	return nil
+}
+
+// cacheVariant times every operation on the tables through a second pool
+// whose connections have a page cache of cacheKiB, interleaved with the
+// default pool, to measure what the cache size does to the curve.
+func cacheVariant(ctx context.Context, ns *bench.NS, tables []*bench.ScaleTable, passes int, d time.Duration, cacheKiB int) error {
+	dsn := ns.DSN
+	ns.DSN += "&_cache_size=-" + strconv.Itoa(cacheKiB)
+	big, err := ns.Gorm(nil)
+	ns.DSN = dsn
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if s, err := big.DB(); err == nil {
+			_ = s.Close()
+		}
+	}()
+	variants := map[string][]*bench.ScaleTable{"default": tables}
+	for _, st := range tables {
+		c, err := session.New[bench.Payload](big, session.WithTable(st.Table), session.WithLifetime(bench.Lifetime), session.WithoutAutoMigrate())
+		if err != nil {
+			return err
+		}
+		cp := *st
+		cp.C = c
+		variants["big"] = append(variants["big"], &cp)
+		// Warm the new pool's caches as the default pool's were.
+		if _, err := cp.RunScale(ctx, bench.ScaleLoad, d/2, 98); err != nil {
+			return err
+		}
+	}
+	type key struct {
+		v, op string
+		live  int
+	}
+	p50 := map[key][]float64{}
+	p99 := map[key][]float64{}
+	names := []string{"default", "big"}
+	for pass := range passes {
+		for _, op := range bench.ScaleOps {
+			for k := range tables {
+				for j := range names {
+					v := names[(j+pass+k)%2]
+					st := variants[v][k]
+					s, err := st.RunScale(ctx, op, d, uint64(1000+pass*10+k))
+					if err != nil {
+						return fmt.Errorf("cache %s %s on %d: %w", v, op, st.Live, err)
+					}
+					kk := key{v, op, st.Live}
+					p50[kk] = append(p50[kk], us(s.Quantile(0.5)))
+					p99[kk] = append(p99[kk], us(s.Quantile(0.99)))
+					log.Printf("sqlite cache %-7s pass %d %-5s %8d live: p50 %7.1f µs  p99 %8.1f µs (%d ops)", v, pass+1, op, st.Live, us(s.Quantile(0.5)), us(s.Quantile(0.99)), s.Ops)
+				}
+			}
+		}
+	}
+	fmt.Printf("SQLite page cache: the default (2 MiB per connection) against %d MiB per connection (`_cache_size=-%d`), interleaved, median of %d passes (%s at the end):\n\n",
+		cacheKiB/1024, cacheKiB, passes, loadavg())
+	fmt.Printf("| op | live | p50 µs default | p50 µs %d MiB | p99 µs default | p99 µs %d MiB |\n| --- | --- | --- | --- | --- | --- |\n", cacheKiB/1024, cacheKiB/1024)
+	for _, op := range bench.ScaleOps {
+		for _, st := range tables {
+			fmt.Printf("| %s | %d | %.1f | %.1f | %.1f | %.1f |\n", op, st.Live,
+				median(p50[key{"default", op, st.Live}]), median(p50[key{"big", op, st.Live}]),
+				median(p99[key{"default", op, st.Live}]), median(p99[key{"big", op, st.Live}]))
+		}
+	}
+	fmt.Println()
+	return nil
 }
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
