@@ -51,7 +51,7 @@ var exactOps = []string{"create", "load", "save", "http_anon", "http_read", "htt
 // exactN is the number of operations per counted run; exactWarm the
 // number run first, uncounted, to warm connections and caches.
 const (
-	exactN    = 100
+	exactN    = 50
 	exactWarm = 20
 )
 
@@ -79,7 +79,7 @@ func newExactFixture(ctx context.Context, db *gorm.DB) (*exactFixture, error) {
 		return nil, err
 	}
 	fx := &exactFixture{c: c, m: m}
-	for i := range 256 {
+	for i := range 64 {
 		s, err := c.Open(ctx, "")
 		if err != nil {
 			return nil, err
