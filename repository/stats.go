@@ -148,8 +148,9 @@ func (r *Repository) size(ctx context.Context) (int64, string, error) {
 		}
 		return -1, "", nil
 	case store.MySQL:
+		schema, name := store.SplitTable(r.st.Table())
 		found, err := r.st.QueryRow(ctx, "SELECT data_length + index_length FROM information_schema.tables"+
-			" WHERE table_schema = DATABASE() AND table_name = ?", []any{r.st.Table()}, &n)
+			" WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ?", []any{schema, name}, &n)
 		if err != nil {
 			return -1, "", err
 		}
@@ -174,22 +175,23 @@ func (r *Repository) size(ctx context.Context) (int64, string, error) {
 }
 
 // TableExists reports whether the table exists where the repository's
-// unqualified statements look for it: PostgreSQL's search_path, MySQL's
-// current database, SQLite's main schema. A failure to ask is an error,
-// never a false.
+// statements look for it: in its schema when the name is qualified, else
+// PostgreSQL's search_path, MySQL's current database, SQLite's main
+// schema. A failure to ask is an error, never a false.
 func (r *Repository) TableExists(ctx context.Context) (bool, error) {
 	var q string
-	var arg any
+	var args []any
+	schema, name := store.SplitTable(r.st.Table())
 	switch r.st.Dialect() {
 	case store.Postgres:
-		q, arg = "SELECT COUNT(*) FROM (SELECT to_regclass(?) AS c) AS x WHERE c IS NOT NULL", r.st.Quote(r.st.Table())
+		q, args = "SELECT COUNT(*) FROM (SELECT to_regclass(?) AS c) AS x WHERE c IS NOT NULL", []any{r.st.Quote(r.st.Table())}
 	case store.MySQL:
-		q, arg = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", r.st.Table()
+		q, args = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE(NULLIF(?, ''), DATABASE()) AND table_name = ?", []any{schema, name}
 	default:
-		q, arg = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", r.st.Table()
+		q, args = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", []any{name}
 	}
 	var n int64
-	if _, err := r.st.QueryRow(ctx, q, []any{arg}, &n); err != nil {
+	if _, err := r.st.QueryRow(ctx, q, args, &n); err != nil {
 		return false, fmt.Errorf("repository: table exists: %w", err)
 	}
 	return n > 0, nil

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/gormsession/gormsession/internal/testdb"
+	"github.com/gormsession/gormsession/repository"
 	"github.com/gormsession/gormsession/session"
 	"github.com/gormsession/gormsession/sessiontest"
 )
@@ -383,6 +384,22 @@ func TestSchemaQualifiedTables(t *testing.T) {
 		var n int64
 		require.NoError(t, db.Table(qualified).Count(&n).Error)
 		require.Equal(t, int64(1), n)
+		// The operators' tools see the qualified table, not the plain one.
+		repo, err := repository.New(db, qualified)
+		require.NoError(t, err)
+		exists, err := repo.TableExists(ctx)
+		require.NoError(t, err)
+		require.True(t, exists)
+		st, err := repo.Stats(ctx, time.Now(), 1)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), st.Live)
+		require.Equal(t, "table", st.SizeScope, "the size of the qualified table is found")
+		missing, err := repository.New(db, schema+".nothing_here")
+		require.NoError(t, err)
+		exists, err = missing.TableExists(ctx)
+		require.NoError(t, err)
+		require.False(t, exists)
+
 		removed, err := c.Cleanup(ctx)
 		require.NoError(t, err)
 		require.Zero(t, removed)
