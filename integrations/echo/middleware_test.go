@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -464,4 +465,27 @@ func TestNilManager(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, rec.Code)
 	require.False(t, reached)
 	require.Contains(t, logged.String(), "sessionecho: Middleware: nil *sessionhttp.Manager")
+}
+
+// TestCustomErrorHandler: the Manager's error handler answers through
+// echo's response, in place of the handler's, and echo's own error
+// handler adds nothing.
+func TestCustomErrorHandler(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	a := setup(t, testdb.SQLite, sessionhttp.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = fmt.Fprintf(w, `{"conflict":%t}`, errors.Is(err, session.ErrConflict))
+	}))
+	cl := a.Client(t)
+	a.Do(t, cl, http.MethodPost, "/add/json?item=apple")
+	require.Zero(t, calls.Load())
+	resp, body := a.Do(t, cl, http.MethodPost, "/direct")
+	require.Equal(t, http.StatusTeapot, resp.StatusCode)
+	require.Equal(t, `{"conflict":true}`, body)
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	require.Empty(t, resp.Header.Values("Set-Cookie"))
+	require.EqualValues(t, 1, calls.Load())
 }

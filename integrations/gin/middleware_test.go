@@ -2,6 +2,7 @@ package sessiongin_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -436,4 +437,26 @@ func TestOrderOfMiddlewares(t *testing.T) {
 	require.NotEqual(t, fmt.Sprintf("%T", before), rec.Body.String(), "the handler wrote through the committing writer")
 	require.Same(t, beforeReq, afterReq)
 	require.True(t, before == after)
+}
+
+// TestCustomErrorHandler: the Manager's error handler answers through
+// gin's writer, in place of the handler's response.
+func TestCustomErrorHandler(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	a := setup(t, testdb.SQLite, sessionhttp.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = fmt.Fprintf(w, `{"conflict":%t}`, errors.Is(err, session.ErrConflict))
+	}))
+	cl := a.Client(t)
+	a.Do(t, cl, http.MethodPost, "/add/json?item=apple")
+	require.Zero(t, calls.Load())
+	resp, body := a.Do(t, cl, http.MethodPost, "/direct")
+	require.Equal(t, http.StatusTeapot, resp.StatusCode)
+	require.Equal(t, `{"conflict":true}`, body)
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	require.Empty(t, resp.Header.Values("Set-Cookie"))
+	require.EqualValues(t, 1, calls.Load())
 }
