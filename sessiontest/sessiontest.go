@@ -26,8 +26,8 @@ func WithCleanupRand(src rand.Source) session.Option {
 // WithCleanupBatchSize caps how many rows one cleanup batch deletes, so a
 // test can watch a cleanup work in batches of a known size. Without it
 // (and with n = 1000, the value that stands for "not set") the batches are
-// sized by time for the database at hand, between 100 rows and the cap.
-// With n at most 100 every batch but the last deletes exactly n rows, and
+// sized by time for the database at hand, between 1000 rows and the cap.
+// With n below 1000 every batch but the last deletes exactly n rows, and
 // the cleanup stops after the first batch that finds fewer. It must be 1
 // to 100000, or session.New fails.
 func WithCleanupBatchSize(n int) session.Option {

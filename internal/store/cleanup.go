@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"strings"
 	"time"
 )
 
@@ -35,9 +34,10 @@ const BatchSizeDefault = 1000
 // The zero value is not usable; start from DefaultPacing or FixedPacing.
 type Pacing struct {
 	// Target is how long one batch should take. After every full batch the
-	// next size is the measured rate times Target, at most 4 times and at
-	// least a quarter of the last size, within [Min, Max]. 0 keeps the
-	// size fixed at Start.
+	// next size is the measured rate times Target, at most twice and at
+	// least half the last size, within [Min, Max]: a batch slowed down by
+	// a busy machine halves the next one, not more. 0 keeps the size fixed
+	// at Start.
 	Target time.Duration
 	// Start is the size of the first batch; Min and Max bound every batch.
 	Start, Min, Max int
@@ -68,18 +68,18 @@ type Pacing struct {
 //     longer than one of them, and the key walk skips the delete-marked
 //     entries earlier batches left behind.
 //   - SQLite: a batch holds the database's only write lock, so batches are
-//     short (15 ms) with a 3 ms pause after each, in which a waiting
+//     short (15 ms) with a 4 ms pause after each, in which a waiting
 //     writer's busy handler gets the lock; the key walk reads each next
 //     boundary outside the write lock.
 func DefaultPacing(d Dialect) Pacing {
 	switch d {
 	case Postgres:
-		return Pacing{Target: 250 * time.Millisecond, Start: 2000, Min: 100, Max: 100_000}
+		return Pacing{Target: 250 * time.Millisecond, Start: 10_000, Min: 1000, Max: 100_000}
 	case MySQL:
-		return Pacing{Target: 20 * time.Millisecond, Start: 1000, Min: 100, Max: 50_000, Keyset: true}
+		return Pacing{Target: 20 * time.Millisecond, Start: 2000, Min: 1000, Max: 50_000, Keyset: true}
 	default:
-		return Pacing{Target: 15 * time.Millisecond, Start: 1000, Min: 100, Max: 50_000,
-			Pause: 3 * time.Millisecond, Keyset: true}
+		return Pacing{Target: 15 * time.Millisecond, Start: 2000, Min: 1000, Max: 50_000,
+			Pause: 4 * time.Millisecond, Keyset: true}
 	}
 }
 
@@ -111,11 +111,11 @@ func (p Pacing) next(size int, took time.Duration) int {
 	if p.Target <= 0 || p.Fixed {
 		return size
 	}
-	n := float64(size) * 4
+	n := float64(size) * 2
 	if took > 0 {
 		n = min(n, float64(size)*float64(p.Target)/float64(took))
 	}
-	n = max(n, float64(size)/4)
+	n = max(n, float64(size)/2)
 	return min(max(int(n), p.Min), p.Max)
 }
 
@@ -249,13 +249,15 @@ func (r *Store) firstRowsArgs(now int64, size int) []any {
 // keyWalk is the position of a cleanup that walks the expires_at index by
 // key: the (expires_at, id) of the last row its batches covered. InnoDB
 // and SQLite append the primary key to a secondary index, so that index
-// is ordered by (expires_at, id) and both bounds are index ranges.
+// is ordered by (expires_at, id) and a position is where a range scan of
+// it starts.
 type keyWalk struct {
 	exp      int64
 	id       string
 	boundary string // the key of the size-th expired row after the position
 	between  string // delete the expired rows after the position up to a key
 	rest     string // delete the expired rows after the position
+	limited  bool   // between and rest take the batch size, not the key
 }
 
 // The position before the first row: expires_at is a Unix time in
@@ -264,25 +266,40 @@ const walkStartExp = math.MinInt64
 
 func (r *Store) newKeyWalk() *keyWalk {
 	t := r.dialect.quote(r.table)
-	after := "(expires_at > ? OR (expires_at = ? AND id > ?))"
-	upTo := "(expires_at < ? OR (expires_at = ? AND id <= ?))"
-	from := t
 	if r.dialect == MySQL {
-		// Keep the read on the index being walked, whatever the
-		// statistics say.
+		// MySQL and MariaDB compare row values without an index range, so
+		// the position is spelt out. The SELECT is held to the index being
+		// walked; a DELETE takes no index hint, but ORDER BY with LIMIT
+		// steers it to that index (without them, a range of ids among
+		// equal expires_at values made MariaDB scan the primary key and
+		// lock the live rows in between).
 		_, name := SplitTable(r.table)
-		from = t + " FORCE INDEX (" + r.dialect.quote(name+"_expires_at_idx") + ")"
+		after := "expires_at <= ? AND expires_at >= ? AND (expires_at > ? OR (expires_at = ? AND id > ?))"
+		del := "DELETE FROM " + t + " WHERE " + after + " ORDER BY expires_at, id LIMIT ?"
+		return &keyWalk{
+			exp: walkStartExp,
+			boundary: "SELECT expires_at, id FROM " + t + " FORCE INDEX (" + r.dialect.quote(name+"_expires_at_idx") +
+				") WHERE " + after + " ORDER BY expires_at, id LIMIT 1 OFFSET ?",
+			between: del,
+			rest:    del,
+			limited: true,
+		}
 	}
-	var b strings.Builder
-	b.WriteString("SELECT expires_at, id FROM " + from + " WHERE expires_at <= ? AND expires_at >= ? AND " + after +
-		" ORDER BY expires_at, id LIMIT 1 OFFSET ?")
+	after := "expires_at <= ? AND (expires_at, id) > (?, ?)"
 	return &keyWalk{
 		exp:      walkStartExp,
-		boundary: b.String(),
-		between: "DELETE FROM " + t + " WHERE expires_at <= ? AND expires_at >= ? AND " + after +
-			" AND expires_at <= ? AND " + upTo,
-		rest: "DELETE FROM " + t + " WHERE expires_at <= ? AND expires_at >= ? AND " + after,
+		boundary: "SELECT expires_at, id FROM " + t + " WHERE " + after + " ORDER BY expires_at, id LIMIT 1 OFFSET ?",
+		between:  "DELETE FROM " + t + " WHERE " + after + " AND (expires_at, id) <= (?, ?)",
+		rest:     "DELETE FROM " + t + " WHERE " + after,
 	}
+}
+
+// pos returns the arguments that place a statement after the position.
+func (w *keyWalk) pos(now int64) []any {
+	if w.limited {
+		return []any{now, w.exp, w.exp, w.exp, w.id}
+	}
+	return []any{now, w.exp, w.id}
 }
 
 // step deletes the next batch of at most size rows and moves the position
@@ -291,16 +308,20 @@ func (r *Store) newKeyWalk() *keyWalk {
 func (w *keyWalk) step(ctx context.Context, r *Store, now int64, size int) (int64, bool, error) {
 	var exp int64
 	var id string
-	found, err := r.queryBound(ctx, w.boundary, []any{now, w.exp, w.exp, w.exp, w.id, size - 1}, &exp, &id)
+	found, err := r.queryBound(ctx, w.boundary, append(w.pos(now), size-1), &exp, &id)
 	if err != nil {
 		return 0, false, err
 	}
-	if !found {
-		n, err := r.execBound(ctx, w.rest, now, w.exp, w.exp, w.exp, w.id)
-		return n, false, err
+	var n int64
+	switch {
+	case w.limited:
+		n, err = r.execBound(ctx, w.between, append(w.pos(now), size)...)
+	case found:
+		n, err = r.execBound(ctx, w.between, append(w.pos(now), exp, id)...)
+	default:
+		n, err = r.execBound(ctx, w.rest, w.pos(now)...)
 	}
-	n, err := r.execBound(ctx, w.between, now, w.exp, w.exp, w.exp, w.id, exp, exp, exp, id)
-	if err != nil {
+	if err != nil || !found {
 		return n, false, err
 	}
 	w.exp, w.id = exp, id
