@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
@@ -589,5 +590,41 @@ func TestGorillaForeignAndNewSessions(t *testing.T) {
 		require.Len(t, list, 1)
 		require.Equal(t, s.ID, list[0].Handle)
 		require.Equal(t, int64(2), e.rows(t))
+	})
+}
+
+// Expiry is the database's: a session past the container's lifetime opens
+// fresh, and a copy loaded before it expired cannot save it back to life.
+// The store works unchanged on an encrypted container.
+func TestGorillaExpiryAndEncryption(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		e := newEnv(t, db, session.WithLifetime(time.Hour), session.WithEncryption(make([]byte, 32)))
+		r := httptest.NewRequest("GET", "/", nil)
+		w := httptest.NewRecorder()
+		s, err := e.st.Get(r, cookieName)
+		require.NoError(t, err)
+		s.Values["cart"] = Cart{Items: []string{"apple"}}
+		require.NoError(t, s.Save(r, w))
+		ck := sessionCookie(t, w.Result().Cookies())
+
+		before := httptest.NewRequest("GET", "/", nil)
+		before.AddCookie(ck)
+		old, err := e.st.Get(before, cookieName)
+		require.NoError(t, err)
+		require.Equal(t, Cart{Items: []string{"apple"}}, old.Values["cart"], "decrypted and decoded")
+
+		require.NoError(t, e.c.AdjustTime(t.Context(), -2*time.Hour))
+		after := httptest.NewRequest("GET", "/", nil)
+		after.AddCookie(ck)
+		s, err = e.st.Get(after, cookieName)
+		require.NoError(t, err)
+		require.True(t, s.IsNew, "expired in the database, whatever the cookie says")
+
+		old.Values["cart"] = Cart{Items: []string{"apple", "late"}}
+		require.ErrorIs(t, old.Save(before, httptest.NewRecorder()), session.ErrNotFound)
+		ok, err := e.c.Exists(t.Context(), ck.Value)
+		require.NoError(t, err)
+		require.False(t, ok)
 	})
 }
