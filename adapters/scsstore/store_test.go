@@ -239,13 +239,15 @@ func TestRenewToken(t *testing.T) {
 }
 
 // TestDestroyThenStaleCommit interleaves two requests on one session: A
-// loads it, B destroys it, then A commits. The old cookie must find
-// nothing afterwards. The same run on scs's memstore shows the
-// resurrection the test is built to catch.
+// loads it, B destroys it (or logs in, which renews the token), then A
+// commits. The old cookie must find nothing afterwards. The same run on
+// scs's memstore shows the resurrection the test is built to catch.
 func TestDestroyThenStaleCommit(t *testing.T) {
 	t.Parallel()
-	run := func(t *testing.T, store scs.Store) (body string) {
+	// run returns what the old cookie finds at the end.
+	run := func(t *testing.T, store scs.Store, path string, idle time.Duration) (body string) {
 		a := newApp(t, store)
+		a.sm.IdleTimeout = idle // with one, scs commits on every request
 		_, tok := a.do(t, "/put?v=before", "")
 		a.loaded, a.release = make(chan struct{}), make(chan struct{})
 		var once sync.Once
@@ -265,8 +267,14 @@ func TestDestroyThenStaleCommit(t *testing.T) {
 			stale <- resp.Status
 		}()
 		<-a.loaded
-		_, newTok := a.do(t, "/destroy", tok) // B
-		require.Empty(t, newTok, "destroy expires the cookie")
+		_, newTok := a.do(t, path, tok) // B
+		if path == "/destroy" {
+			require.Empty(t, newTok, "destroy expires the cookie")
+		} else {
+			require.NotEqual(t, tok, newTok, "login renews the token")
+			user, _ := a.do(t, "/user", newTok)
+			require.Equal(t, "alice", user)
+		}
 		release()
 		require.Equal(t, "200 OK", <-stale, "A's commit is not an error")
 		body, _ = a.do(t, "/get", tok)
@@ -276,18 +284,35 @@ func TestDestroyThenStaleCommit(t *testing.T) {
 	t.Run("memstore", func(t *testing.T) {
 		t.Parallel()
 		ms := memstore.NewWithCleanupInterval(0)
-		require.Equal(t, "stale", run(t, ms), "memstore brings the destroyed session back")
+		require.Equal(t, "stale", run(t, ms, "/destroy", 0), "memstore brings the destroyed session back")
 	})
-	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		s, table, _ := newStore(t, db)
-		require.Empty(t, run(t, s), "the destroyed session came back")
-		rs := rows(t, db, table)
-		require.Len(t, rs, 1)
-		for _, r := range rs {
-			require.Zero(t, r.Version, "only the tombstone is left")
-			require.Empty(t, r.Payload)
-		}
-	})
+	for _, tc := range []struct {
+		name, path string
+		idle       time.Duration
+		rows       int // the tombstone, and the renewed session
+	}{
+		{"destroy", "/destroy", 0, 1},
+		{"destroy-idle", "/destroy", 30 * time.Minute, 1},
+		{"login", "/login", 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+				s, table, _ := newStore(t, db)
+				require.Empty(t, run(t, s, tc.path, tc.idle), "the old session came back")
+				rs := rows(t, db, table)
+				require.Len(t, rs, tc.rows)
+				tomb := 0
+				for _, r := range rs {
+					if r.Version == 0 {
+						tomb++
+						require.Empty(t, r.Payload)
+					}
+				}
+				require.Equal(t, 1, tomb, "the old token's row is a tombstone")
+			})
+		})
+	}
 }
 
 // TestDeleteRacesCommits runs many commits of one token against its
