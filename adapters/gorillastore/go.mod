@@ -10,7 +10,7 @@ require (
 	github.com/gorilla/sessions v1.4.0
 	github.com/gormsession/gormsession v0.0.0-00010101000000-000000000000
 	github.com/labstack/echo-contrib v0.50.1
-	github.com/labstack/echo/v4 v4.16.6
+	github.com/labstack/echo/v4 v4.16.5
 	github.com/stretchr/testify v1.11.1
 	go.uber.org/goleak v1.3.0
 	gorm.io/driver/sqlite v1.6.0
