@@ -96,15 +96,23 @@ func newApp(db *gorm.DB, o options) (*app, error) {
 	opts := append([]session.Option{
 		session.WithLifetime(7 * 24 * time.Hour),
 		session.WithIdleTimeout(24 * time.Hour),
+		// "Remember me" keeps a session for up to 30 days.
+		session.WithMaxLifetime(rememberFor),
+		// At most ten signed-in devices per account; the least recently
+		// used is signed out by the eleventh sign-in.
+		session.WithMaxSessionsPerSubject(10),
 		session.WithLogger(o.logger),
 	}, o.sessions...)
 	visits, err := session.New[Visit](db, opts...)
 	if err != nil {
 		return nil, err
 	}
-	// sessionhttp's default cookie, spelled out: over plain http (local
+	// sessionhttp's default cookie, spelled out, but a browser-session
+	// cookie (MaxAge -1): it goes when the browser closes, unless the
+	// visitor ticked "Remember me" at sign-in (a session with a lifetime of
+	// its own gets a persistent cookie). Over plain http (local
 	// development) it can be neither Secure nor, therefore, "__Host-".
-	cookie := http.Cookie{Name: "__Host-session", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	cookie := http.Cookie{Name: "__Host-session", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: -1}
 	if !o.secure {
 		cookie.Name, cookie.Secure = "session", false
 	}
@@ -373,6 +381,10 @@ func (a *app) startSignedIn(w http.ResponseWriter, r *http.Request, u *User, fla
 	before, subject := s.Data, s.Subject()
 	s.Data.UserID, s.Data.Email, s.Data.Flash = u.ID, u.Email, flash
 	s.SetSubject(subjectOf(u.ID))
+	s.SetLabel(deviceLabel(r.UserAgent()))
+	if r.PostFormValue("remember") != "" {
+		s.SetExpiry(rememberFor, 7*24*time.Hour)
+	}
 	if err := a.m.Renew(r); err != nil {
 		s.Data = before
 		s.SetSubject(subject)
@@ -535,4 +547,36 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// rememberFor is how long "Remember me" keeps a visitor signed in.
+const rememberFor = 30 * 24 * time.Hour
+
+// deviceLabel names the browser and system a User-Agent header describes,
+// roughly, for the sessions page: "Firefox on Linux". The header is the
+// client's word, so the label is only a hint for the visitor, never a
+// security signal; the session package makes it safe to store.
+func deviceLabel(ua string) string {
+	find := func(pairs [][2]string) string {
+		for _, p := range pairs {
+			if strings.Contains(ua, p[0]) {
+				return p[1]
+			}
+		}
+		return ""
+	}
+	// Order matters: Edge and Opera also claim Chrome, Chrome claims Safari.
+	browser := find([][2]string{{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"},
+		{"HeadlessChrome/", "Headless Chrome"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"curl/", "curl"}, {"Go-http-client", "Go client"}})
+	system := find([][2]string{{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"}})
+	switch {
+	case browser == "" && system == "":
+		return "Unknown device"
+	case system == "":
+		return browser
+	case browser == "":
+		return "A browser on " + system
+	}
+	return browser + " on " + system
 }

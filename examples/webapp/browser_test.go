@@ -129,7 +129,7 @@ func TestBrowser(t *testing.T) {
 	require.Len(t, anon.Value, 43)
 	require.True(t, anon.HTTPOnly)
 	require.Equal(t, network.CookieSameSiteLax, anon.SameSite)
-	require.False(t, anon.Session, "the cookie has a Max-Age")
+	require.True(t, anon.Session, "a browser-session cookie until the visitor asks to be remembered")
 	require.True(t, a.alive(t, anon.Value))
 
 	// 3. Reload: the cart persists, the flash was shown once.
