@@ -208,6 +208,8 @@ func (o *Observer) Observe(ctx context.Context, e session.Event) {
 		base = append(base, OutcomeKey.String("error"), semconv.ErrorTypeKey.String(kind))
 	}
 
+	// spanAttrs grows into base's spare capacity; base itself (its
+	// length) is unchanged, and is what the metrics get.
 	spanAttrs := base
 	trigger := "manual"
 	if e.Random {
