@@ -269,3 +269,38 @@ func guardTimes(ctx context.Context, w io.Writer, lookup func(db, subject string
 	}
 	return ok, nil
 }
+
+// pairedReport measures ours against each baseline on every database and
+// workload with paired chunks, as the guard does, and prints a markdown
+// table: the median of the paired ratios, the ratio of each subject's
+// fastest chunk, and the rounds. It is the comparison to trust on a busy
+// machine, where whole benchmark runs of one subject after another each
+// see a different machine.
+func pairedReport(ctx context.Context, w io.Writer, dbs, wl, bases []string, lookup func(db, subject string) (pairFixture, bool), rounds int, chunk, budget time.Duration) error {
+	fmt.Fprintf(w, "Paired chunks: ours against each baseline, median of up to %d paired rounds (at least %d, about %v each), and best chunk against best chunk:\n\n", rounds, minRounds, budget)
+	fmt.Fprintf(w, "| database | workload | baseline | median ratio | best-chunk ratio | rounds | ops per chunk | baseline µs/op (best chunk) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, db := range dbs {
+		ours, ok := lookup(db, "ours")
+		if !ok {
+			continue
+		}
+		for _, wk := range wl {
+			if wk == "cleanup" {
+				continue
+			}
+			for _, b := range bases {
+				base, ok := lookup(db, b)
+				if !ok {
+					continue
+				}
+				var p pairResult
+				if err := runPairs(ctx, base, ours, wk, rounds, 0, chunk, budget, &p); err != nil {
+					return fmt.Errorf("%s %s %s: %w", db, wk, b, err)
+				}
+				fmt.Fprintf(w, "| %s | %s | %s | %.2f | %.2f | %d | %d | %.1f |\n", db, wk, b, p.median(), p.best(), len(p.ratios), p.m, slices.Min(p.base)/1000)
+			}
+		}
+	}
+	fmt.Fprintln(w)
+	return nil
+}

@@ -70,6 +70,7 @@ func main() {
 		rounds    = flag.Int("guard-rounds", 40, "guard: paired rounds per target (a rerun doubles them)")
 		chunk     = flag.Duration("guard-chunk", 5*time.Millisecond, "guard: the baseline's time per chunk of a paired round")
 		budget    = flag.Duration("guard-budget", 4*time.Second, "guard: time per target after which no new round starts (at least 15 rounds)")
+		paired    = flag.String("paired", "", "instead of passes, compare ours with these baselines (comma-separated, e.g. raw,rawblob) in paired chunks as the guard does, and print a markdown table")
 		keep      = flag.Bool("keep", false, "keep the bench_gs_* namespaces afterwards")
 	)
 	flag.Parse()
@@ -201,6 +202,27 @@ func main() {
 			cap1(db), w, fx.f.Name, fmt.Sprint("pass", pass+1), sm.N, sm.NsPerOp, sm.BPerOp, sm.Allocs)
 		return sm
 	}
+	lookup := func(db, subject string) (pairFixture, bool) {
+		for _, fx := range fixtures[db] {
+			if fx.f.Name == subject {
+				return pairFixture{s: fx.s, keys: fx.keys, release: fx.ns.Release}, true
+			}
+		}
+		return pairFixture{}, false
+	}
+	if *paired != "" {
+		fmt.Printf("load average before: %s\n\n", loadavg())
+		err := pairedReport(ctx, os.Stdout, dbList, wl, strings.Split(*paired, ","), lookup, *rounds, *chunk, *budget)
+		if err != nil {
+			die("paired: %v", err)
+		}
+		fmt.Printf("load average after: %s\n", loadavg())
+		for _, op := range []string{bench.CodecDecode, bench.CodecEncode} {
+			r := testing.Benchmark(bench.CodecBench(op))
+			fmt.Printf("BenchmarkCodec/%s/json \t%d\t%d ns/op\t%d B/op\t%d allocs/op\n", op, r.N, r.NsPerOp(), r.AllocedBytesPerOp(), r.AllocsPerOp())
+		}
+		return
+	}
 	if *guard {
 		// The guard times paired chunks instead of whole passes.
 		*passes = 0
@@ -277,14 +299,6 @@ func main() {
 		}
 	}
 	if *guard {
-		lookup := func(db, subject string) (pairFixture, bool) {
-			for _, fx := range fixtures[db] {
-				if fx.f.Name == subject {
-					return pairFixture{s: fx.s, keys: fx.keys, release: fx.ns.Release}, true
-				}
-			}
-			return pairFixture{}, false
-		}
 		timesOK, err := guardTimes(ctx, os.Stdout, lookup, *rounds, *chunk, *budget)
 		if err != nil {
 			die("guard: %v", err)
@@ -296,6 +310,15 @@ func main() {
 		}
 		fmt.Println("guard: ok")
 	}
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
