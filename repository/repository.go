@@ -22,6 +22,10 @@ var (
 	ErrInvalidTable = store.ErrInvalidTable
 )
 
+// ErrForeignTable is returned by Migrate when a table of that name exists
+// but is not a sessions table (it lacks their columns); nothing is changed.
+var ErrForeignTable = store.ErrForeignTable
+
 // Repository is one sessions table seen by an operator. It is immutable
 // and safe for concurrent use. The zero value is not usable; call New.
 type Repository struct {
@@ -43,7 +47,10 @@ func New(db *gorm.DB, table string) (*Repository, error) {
 // brings a table made by an earlier release up to date: it adds the
 // lifetime, idle_timeout and label columns it lacks, and on MySQL/MariaDB a
 // utf8mb4 subject column becomes varbinary so subjects compare byte for
-// byte. A table already up to date takes no DDL. It is idempotent and safe to run from several processes at once:
+// byte. A table already up to date (its columns and indexes, read from
+// the catalog) takes no DDL and so waits for no table lock; a table of
+// that name that is not a sessions table is left unchanged and is an
+// error. It is idempotent and safe to run from several processes at once:
 // on PostgreSQL under an advisory lock named after the table, on SQLite in
 // one immediate transaction; MySQL's CREATE TABLE IF NOT EXISTS is atomic.
 func (r *Repository) Migrate(ctx context.Context) error { return r.st.Migrate(ctx) }

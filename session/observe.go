@@ -11,7 +11,9 @@ import (
 type Event struct {
 	// Op names the operation: "open", "load", "exists", "save", "update",
 	// "renew", "destroy", "destroy_subject", "destroy_others", "cleanup",
-	// or "touch" (the idle refresh of an open or load).
+	// "touch" (the idle refresh of an open or load), or "trim" (ending a
+	// subject's sessions over WithMaxSessionsPerSubject, after every save
+	// or renew that stores a subject under a cap, also when it ends none).
 	Op string
 	// Table is the container's table, so one Observer can serve several
 	// containers and label by table.
@@ -24,8 +26,8 @@ type Event struct {
 	New bool
 	// Retries: for "update", how many conflicts it retried.
 	Retries int
-	// Rows: for "cleanup", "destroy_subject" and "destroy_others", rows
-	// deleted.
+	// Rows: for "cleanup", "destroy_subject", "destroy_others" and
+	// "trim", rows deleted.
 	Rows int64
 	// Random: for "cleanup", the run was fired by the random-cleanup hook.
 	Random bool

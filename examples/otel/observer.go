@@ -175,7 +175,7 @@ func New(opts ...Option) (*Observer, error) {
 		metric.WithUnit("{operation}"))
 	err = errors.Join(err, e)
 	o.deleted, e = meter.Int64Counter("gormsession.sessions.deleted",
-		metric.WithDescription("Sessions deleted by cleanup, DestroySubject and DestroyOthers."),
+		metric.WithDescription("Sessions deleted by cleanup, DestroySubject, DestroyOthers and the per-subject cap."),
 		metric.WithUnit("{session}"))
 	err = errors.Join(err, e)
 	o.retries, e = meter.Int64Counter("gormsession.update.retries",
@@ -222,7 +222,7 @@ func (o *Observer) Observe(ctx context.Context, e session.Event) {
 		spanAttrs = append(spanAttrs, RetriesKey.Int(e.Retries))
 	case "cleanup":
 		spanAttrs = append(spanAttrs, RowsKey.Int64(e.Rows), CleanupTriggerKey.String(trigger))
-	case "destroy_subject", "destroy_others":
+	case "destroy_subject", "destroy_others", "trim":
 		spanAttrs = append(spanAttrs, RowsKey.Int64(e.Rows))
 	}
 	_, span := o.tracer.Start(ctx, "gormsession."+e.Op,
@@ -238,7 +238,7 @@ func (o *Observer) Observe(ctx context.Context, e session.Event) {
 	switch e.Op {
 	case "cleanup":
 		o.deleted.Add(ctx, e.Rows, metric.WithAttributes(OpKey.String(e.Op), TableKey.String(e.Table), CleanupTriggerKey.String(trigger)))
-	case "destroy_subject", "destroy_others":
+	case "destroy_subject", "destroy_others", "trim":
 		o.deleted.Add(ctx, e.Rows, metric.WithAttributes(OpKey.String(e.Op), TableKey.String(e.Table)))
 	case "update":
 		if e.Retries > 0 {

@@ -8,8 +8,8 @@
 package sessionstate
 
 import (
-	"net/http"
 	"math/rand/v2"
+	"net/http"
 	"time"
 )
 

@@ -93,8 +93,10 @@ func (r *Store) Dialect() Dialect { return r.dialect }
 // transaction-scoped advisory lock named after the table; on SQLite in one
 // immediate transaction; MySQL's CREATE TABLE IF NOT EXISTS is atomic on its
 // own, and a column another process added first is taken as added. A
-// table already in shape takes no DDL at all, so no lock is queued behind
-// the application's open transactions.
+// table already in shape (its columns and indexes, read from the catalog)
+// takes no DDL at all, so no table lock is queued behind the application's
+// open transactions. A table of that name that lacks the first release's
+// columns is not changed: Migrate fails with ErrForeignTable.
 func (r *Store) Migrate(ctx context.Context) error {
 	return r.Transaction(ctx, func(tx *gorm.DB) error {
 		if r.dialect == Postgres {
@@ -104,13 +106,37 @@ func (r *Store) Migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		for _, stmt := range r.sql.migrate {
-			if err := tx.Exec(stmt).Error; err != nil {
+		have, err := r.columnNames(tx)
+		if err != nil {
+			return err
+		}
+		if len(have) > 0 {
+			// The table exists: it must be one of ours before anything
+			// changes it.
+			for _, c := range strings.Split(firstColumns, ", ") {
+				if !have[c] {
+					return fmt.Errorf("%w: the table exists without the column %s: not a gormsession table", ErrForeignTable, c)
+				}
+			}
+		}
+		upToDate := len(have) > 0 && r.hasCurrentColumns(have)
+		if upToDate && r.dialect != MySQL {
+			// CREATE INDEX IF NOT EXISTS takes a table lock on PostgreSQL
+			// even when the index exists, which would queue New behind the
+			// application's open transactions: ask the catalog first.
+			if upToDate, err = r.indexesExist(tx); err != nil {
 				return err
 			}
 		}
-		if err := r.addColumns(tx); err != nil {
-			return err
+		if !upToDate {
+			for _, stmt := range r.sql.migrate {
+				if err := tx.Exec(stmt).Error; err != nil {
+					return err
+				}
+			}
+			if err := r.addColumns(tx, have); err != nil {
+				return err
+			}
 		}
 		if r.dialect == MySQL {
 			return r.exactSubjects(tx)
@@ -119,11 +145,53 @@ func (r *Store) Migrate(ctx context.Context) error {
 	})
 }
 
-// addColumns adds the columns of the current release that the table lacks.
-func (r *Store) addColumns(tx *gorm.DB) error {
-	have, err := r.columnNames(tx)
-	if err != nil {
-		return err
+// ErrForeignTable is returned by Migrate when a table of that name exists
+// but is not a sessions table; Migrate then changes nothing.
+var ErrForeignTable = errors.New("store: foreign table")
+
+// hasCurrentColumns reports whether have holds every column of the
+// current release.
+func (r *Store) hasCurrentColumns(have map[string]bool) bool {
+	for _, c := range strings.Split(columns, ", ") {
+		if !have[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// indexesExist reports whether both indexes of the table exist, asking
+// the catalog (PostgreSQL, SQLite).
+func (r *Store) indexesExist(tx *gorm.DB) (bool, error) {
+	schema, name := SplitTable(r.table)
+	idx := []string{name + "_expires_at_idx", name + "_subject_idx"}
+	var q string
+	var args []any
+	if r.dialect == Postgres {
+		// An index lives in its table's schema; unqualified, to_regclass
+		// resolves it through the search_path as the table was.
+		prefix := ""
+		if schema != "" {
+			prefix = r.dialect.quote(schema) + "."
+		}
+		q = "SELECT COUNT(*) FROM (SELECT to_regclass(?) AS a UNION ALL SELECT to_regclass(?)) AS x WHERE a IS NOT NULL"
+		args = []any{prefix + r.dialect.quote(idx[0]), prefix + r.dialect.quote(idx[1])}
+	} else {
+		q, args = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN (?, ?)", []any{idx[0], idx[1]}
+	}
+	var n int64
+	if err := tx.Session(&gorm.Session{NewDB: true}).Raw(q, args...).Scan(&n).Error; err != nil {
+		return false, err
+	}
+	return n == 2, nil
+}
+
+// addColumns adds the columns of the current release that the table
+// lacks; have are the columns it had before the CREATE TABLE (none when it
+// did not exist).
+func (r *Store) addColumns(tx *gorm.DB, have map[string]bool) error {
+	if len(have) == 0 {
+		return nil // created just now, in the current shape
 	}
 	t := r.dialect.quote(r.table)
 	for _, c := range r.sql.upgrade {
