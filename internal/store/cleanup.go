@@ -59,10 +59,9 @@ type Pacing struct {
 // DefaultPacing returns the pacing Cleanup uses on d.
 //
 //   - PostgreSQL: MVCC means a batch blocks no writer (it locks only the
-//     expired rows it deletes), so batches are long: 250 ms, up to 100,000
-//     rows, each one statement that locks its rows with FOR UPDATE SKIP
-//     LOCKED (concurrent cleanups share the work) and deletes them by
-//     ctid, with no second index probe per row.
+//     expired rows it deletes), so batches are long: 500 ms, up to 100,000
+//     rows, each one statement that deletes the oldest rows by ctid, with
+//     no second index probe per row.
 //   - MySQL/MariaDB: InnoDB locks the index range a DELETE scans; short
 //     batches (20 ms) keep any writer that touches that range waiting no
 //     longer than one of them, and the key walk skips the delete-marked
@@ -74,7 +73,7 @@ type Pacing struct {
 func DefaultPacing(d Dialect) Pacing {
 	switch d {
 	case Postgres:
-		return Pacing{Target: 250 * time.Millisecond, Start: 10_000, Min: 1000, Max: 100_000}
+		return Pacing{Target: 500 * time.Millisecond, Start: 10_000, Min: 1000, Max: 100_000}
 	case MySQL:
 		return Pacing{Target: 20 * time.Millisecond, Start: 2000, Min: 1000, Max: 50_000, Keyset: true}
 	default:
@@ -143,10 +142,11 @@ func (r *Store) Cleanup(ctx context.Context, now int64, opts CleanupOptions) (in
 // CleanupPaced is Cleanup with the pacing p, capped by opts.BatchSize.
 //
 // A live row is never deleted, also not one a concurrent save makes live
-// again while a batch runs: every DELETE repeats expires_at <= now in its
-// own WHERE, which the database evaluates against the row it is about to
-// delete (PostgreSQL re-checks a row a concurrent transaction changed,
-// InnoDB's DELETE reads the latest version, SQLite has one writer). It
+// again while a batch runs: every DELETE bounds expires_at by now in its
+// own WHERE (directly, or on SQLite through an upper key not after now),
+// which the database evaluates against the row it is about to delete
+// (PostgreSQL re-checks a row a concurrent transaction changed, InnoDB's
+// DELETE reads the latest version, SQLite has one writer). It
 // stops after a batch that found fewer rows than it asked for; rows that
 // expire meanwhile are left to the next run.
 func (r *Store) CleanupPaced(ctx context.Context, now int64, opts CleanupOptions, p Pacing) (int64, error) {
@@ -221,16 +221,20 @@ func (r *Store) batch(ctx context.Context, now int64, size int, p Pacing, walk *
 }
 
 // firstRowsSQL deletes up to a given number of the rows with the lowest
-// expires_at that are not after now. On PostgreSQL the subquery locks them
-// (SKIP LOCKED lets concurrent cleanups take different rows, and FOR UPDATE
-// re-checks its condition against a row a concurrent save changed) and
-// the DELETE finds them by ctid, with no primary-key probe per row.
+// expires_at that are not after now. On PostgreSQL the DELETE finds them by
+// ctid (a direct heap fetch, no primary-key probe per row), and its own
+// "expires_at <= now" is re-checked against a row a concurrent save
+// changed, so a renewed row survives. The subquery locks nothing: locking
+// (FOR UPDATE SKIP LOCKED, as releases before did so that concurrent
+// cleanups took different rows) costs a second write per row and made a
+// batch twice as slow; a concurrent cleanup now waits for the rows a
+// running batch deletes, then skips them.
 func (r *Store) firstRowsSQL() string {
 	t := r.dialect.quote(r.table)
 	switch r.dialect {
 	case Postgres:
 		return "DELETE FROM " + t + " WHERE ctid = ANY(ARRAY(SELECT ctid FROM " + t +
-			" WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)) AND expires_at <= $3"
+			" WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)) AND expires_at <= $3"
 	case MySQL:
 		return "DELETE FROM " + t + " WHERE expires_at <= ? ORDER BY expires_at LIMIT ?"
 	default:
@@ -257,7 +261,7 @@ type keyWalk struct {
 	boundary string // the key of the size-th expired row after the position
 	between  string // delete the expired rows after the position up to a key
 	rest     string // delete the expired rows after the position
-	limited  bool   // between and rest take the batch size, not the key
+	spelt    bool   // positions are spelt out (MySQL), not row values
 }
 
 // The position before the first row: expires_at is a Unix time in
@@ -268,35 +272,41 @@ func (r *Store) newKeyWalk() *keyWalk {
 	t := r.dialect.quote(r.table)
 	if r.dialect == MySQL {
 		// MySQL and MariaDB compare row values without an index range, so
-		// the position is spelt out. The SELECT is held to the index being
-		// walked; a DELETE takes no index hint, but ORDER BY with LIMIT
-		// steers it to that index (without them, a range of ids among
-		// equal expires_at values made MariaDB scan the primary key and
-		// lock the live rows in between).
+		// the position is spelt out, and every statement is held to the
+		// index being walked: given a range of ids among equal expires_at
+		// values, MariaDB otherwise merges it with a primary-key range,
+		// sorts, and locks the live rows in between. A DELETE takes an
+		// index hint only in the multi-table form.
 		_, name := SplitTable(r.table)
+		from := t + " AS s FORCE INDEX (" + r.dialect.quote(name+"_expires_at_idx") + ")"
 		after := "expires_at <= ? AND expires_at >= ? AND (expires_at > ? OR (expires_at = ? AND id > ?))"
-		del := "DELETE FROM " + t + " WHERE " + after + " ORDER BY expires_at, id LIMIT ?"
 		return &keyWalk{
-			exp: walkStartExp,
-			boundary: "SELECT expires_at, id FROM " + t + " FORCE INDEX (" + r.dialect.quote(name+"_expires_at_idx") +
-				") WHERE " + after + " ORDER BY expires_at, id LIMIT 1 OFFSET ?",
-			between: del,
-			rest:    del,
-			limited: true,
+			exp:      walkStartExp,
+			boundary: "SELECT expires_at, id FROM " + from + " WHERE " + after + " ORDER BY expires_at, id LIMIT 1 OFFSET ?",
+			between: "DELETE s FROM " + from + " WHERE " + after +
+				" AND expires_at <= ? AND (expires_at < ? OR (expires_at = ? AND id <= ?))",
+			rest:  "DELETE s FROM " + from + " WHERE " + after,
+			spelt: true,
 		}
 	}
+	// SQLite compares row values as index ranges. The batch's DELETE is
+	// bounded by two keys only: with "expires_at <= now" next to them the
+	// planner ends the scan at now instead of at the upper key, and scans
+	// the rest of a run of equal expires_at values on every batch. The
+	// upper key is not after now, and a row a save renews meanwhile moves
+	// past now, out of the range, so the check is implied.
 	after := "expires_at <= ? AND (expires_at, id) > (?, ?)"
 	return &keyWalk{
 		exp:      walkStartExp,
 		boundary: "SELECT expires_at, id FROM " + t + " WHERE " + after + " ORDER BY expires_at, id LIMIT 1 OFFSET ?",
-		between:  "DELETE FROM " + t + " WHERE " + after + " AND (expires_at, id) <= (?, ?)",
+		between:  "DELETE FROM " + t + " WHERE (expires_at, id) > (?, ?) AND (expires_at, id) <= (?, ?)",
 		rest:     "DELETE FROM " + t + " WHERE " + after,
 	}
 }
 
 // pos returns the arguments that place a statement after the position.
 func (w *keyWalk) pos(now int64) []any {
-	if w.limited {
+	if w.spelt {
 		return []any{now, w.exp, w.exp, w.exp, w.id}
 	}
 	return []any{now, w.exp, w.id}
@@ -308,16 +318,16 @@ func (w *keyWalk) pos(now int64) []any {
 func (w *keyWalk) step(ctx context.Context, r *Store, now int64, size int) (int64, bool, error) {
 	var exp int64
 	var id string
-	found, err := r.queryBound(ctx, w.boundary, append(w.pos(now), size-1), &exp, &id)
+	found, err := r.unseenQuery(ctx, w.boundary, append(w.pos(now), size-1), &exp, &id)
 	if err != nil {
 		return 0, false, err
 	}
 	var n int64
 	switch {
-	case w.limited:
-		n, err = r.execBound(ctx, w.between, append(w.pos(now), size)...)
+	case found && w.spelt:
+		n, err = r.execBound(ctx, w.between, append(w.pos(now), exp, exp, exp, id)...)
 	case found:
-		n, err = r.execBound(ctx, w.between, append(w.pos(now), exp, id)...)
+		n, err = r.execBound(ctx, w.between, w.exp, w.id, exp, id)
 	default:
 		n, err = r.execBound(ctx, w.rest, w.pos(now)...)
 	}
@@ -326,6 +336,22 @@ func (w *keyWalk) step(ctx context.Context, r *Store, now int64, size int) (int6
 	}
 	w.exp, w.id = exp, id
 	return n, true, nil
+}
+
+// unseenQuery is queryBound for the key walk's reads, which the
+// random-cleanup plugin must not count as queries of the table: it rolls
+// its dice after every query naming its table, and a cleanup's own reads
+// would roll them again. The statement still runs through GORM's query
+// chain, so every other plugin sees it; only its table name is left out.
+func (r *Store) unseenQuery(ctx context.Context, sql string, vars []any, dest ...any) (bool, error) {
+	for attempt := 1; ; attempt++ {
+		tx := r.raw(ctx, sql, vars)
+		tx.Statement.Table = ""
+		found, err := queryOnce(tx, dest)
+		if err == nil || !r.retry(ctx, err, attempt, true) {
+			return found, err
+		}
+	}
 }
 
 // ErrBatchTimeout is part of the error Cleanup returns when one batch took

@@ -11,9 +11,9 @@
 //   - one-delete: the yardstick, DELETE FROM t WHERE expires_at <= now in
 //     one statement.
 //
-// Every run seeds the expired rows anew (with the bench's Seed, every
-// expired row has the same expires_at), so each subject starts from the
-// same table; on PostgreSQL a VACUUM follows the seeding, as an
+// Every run seeds the expired rows anew (seed.go: the payload of bench's
+// Seed, and as there every expired row has the same expires_at), so each
+// subject starts from the same table; on PostgreSQL a VACUUM follows the seeding, as an
 // autovacuum would have run on rows that expired long ago. After every
 // run it checks that every live row is still there and no expired row is,
 // and exits 1 if not.
@@ -247,6 +247,15 @@ func runDB(ctx context.Context, env bench.Env, db string, subjects []string, siz
 						r.slowest().Round(time.Millisecond), r.worst().Round(100*time.Microsecond),
 						r.p99().Round(100*time.Microsecond), len(r.saves))
 				}
+				if verbose && len(r.batches) > 0 {
+					var b strings.Builder
+					for i := range r.batches {
+						if i < 12 || i == len(r.batches)-1 {
+							fmt.Fprintf(&b, " %d/%v", r.sizes[i], r.batches[i].Round(100*time.Microsecond))
+						}
+					}
+					log.Printf("  batches (rows/took):%s", b.String())
+				}
 				out = append(out, r)
 				if r.liveLost != 0 || r.leftOver != 0 || r.deleted != int64(expired) {
 					return out, fmt.Errorf("%s pass %d: deleted %d of %d, %d live rows lost, %d expired left",
@@ -268,11 +277,14 @@ func paced(ctx context.Context, st *store.Store, now int64, r *result, p store.P
 	return err
 }
 
+var runSeq int
+
 // run seeds expired rows, starts the writer, runs cleanup and checks what
 // is left.
 func run(ctx context.Context, ns *bench.NS, s bench.Subject, hs []any,
 	cleanup func(context.Context, int64, *result) error, expired int, r *result) error {
-	if _, err := s.Seed(ctx, expired, time.Now().Add(-time.Hour)); err != nil {
+	runSeq++
+	if err := seedExpired(ctx, ns, expired, time.Now().Add(-time.Hour).UnixMilli(), runSeq); err != nil {
 		return err
 	}
 	if ns.Dialect == bench.Postgres {
