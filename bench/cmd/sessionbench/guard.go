@@ -214,14 +214,18 @@ func runPairs(ctx context.Context, base, ours pairFixture, w string, rounds, m i
 
 // guardTimes measures every target's ratio with paired chunks, prints it
 // next to the target, reruns a target over its limit, and reports whether
-// every ratio ends within its limit. lookup returns a subject's fixture on
+// every ratio ends within its limit. Only targets of the workloads in wl
+// run. lookup returns a subject's fixture on
 // a database, ok false when it was not set up.
-func guardTimes(ctx context.Context, w io.Writer, lookup func(db, subject string) (pairFixture, bool), rounds int, chunk, budget time.Duration) (bool, error) {
+func guardTimes(ctx context.Context, w io.Writer, wl []string, lookup func(db, subject string) (pairFixture, bool), rounds int, chunk, budget time.Duration) (bool, error) {
 	ok := true
 	fmt.Fprintf(w, "\nTime ratios of ours to the baseline (raw): median of up to %d paired rounds (at least %d, about %v per target)\nof short interleaved chunks; ", rounds, minRounds, budget)
 	fmt.Fprintf(w, "fails when the median stays above the limit (twice the target) after a rerun:\n")
 	fmt.Fprintf(w, "%-10s %-8s %7s %7s %6s %7s %7s %7s  %s\n", "database", "workload", "median", "best", "rounds", "ops", "target", "limit", "verdict")
 	for _, t := range targets {
+		if !slices.Contains(wl, t.w) {
+			continue
+		}
 		base, ok1 := lookup(t.db, "raw")
 		ours, ok2 := lookup(t.db, "ours")
 		if !ok1 || !ok2 {
@@ -251,6 +255,9 @@ func guardTimes(ctx context.Context, w io.Writer, lookup func(db, subject string
 	// The second yardstick, for information only: the opaque-blob baseline.
 	header := false
 	for _, t := range targets {
+		if !slices.Contains(wl, t.w) {
+			continue
+		}
 		blob, ok1 := lookup(t.db, "rawblob")
 		ours, ok2 := lookup(t.db, "ours")
 		if !ok1 || !ok2 {

@@ -299,7 +299,7 @@ func main() {
 		}
 	}
 	if *guard {
-		timesOK, err := guardTimes(ctx, os.Stdout, lookup, *rounds, *chunk, *budget)
+		timesOK, err := guardTimes(ctx, os.Stdout, wl, lookup, *rounds, *chunk, *budget)
 		if err != nil {
 			die("guard: %v", err)
 		}
