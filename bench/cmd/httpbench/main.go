@@ -57,7 +57,7 @@ func main() {
 		notes     = flag.String("notes", "cmd/httpbench/notes.md", "markdown appended to the report (the hand-kept analysis); empty: none")
 		keep      = flag.Bool("keep", false, "keep the bench_gs_* namespaces afterwards")
 		jsonOut   = flag.String("json", "", "also write every sample to this file")
-		render    = flag.String("render", "", "run nothing: rewrite the CSV and report from the samples of an earlier -json file")
+		render    = flag.String("render", "", "run nothing: rewrite the CSV and report from the samples of earlier -json files, comma-separated (the last is reported, the others shown beside its targets)")
 	)
 	flag.Parse()
 	if err := flag.Set("test.benchtime", *benchtime); err != nil {
@@ -69,15 +69,21 @@ func main() {
 	dbList := strings.Split(*dbs, ",")
 	scList := strings.Split(*scenarios, ",")
 	if *render != "" {
-		b, err := os.ReadFile(*render)
-		if err != nil {
-			log.Fatal(err)
+		// The last file is the run reported; earlier ones are shown beside
+		// it in the targets table.
+		var runs []savedRun
+		for _, f := range strings.Split(*render, ",") {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				log.Fatal(err)
+			}
+			var saved savedRun
+			if err := json.Unmarshal(b, &saved); err != nil {
+				log.Fatalf("%s: %v", f, err)
+			}
+			runs = append(runs, saved)
 		}
-		var saved savedRun
-		if err := json.Unmarshal(b, &saved); err != nil {
-			log.Fatal(err)
-		}
-		write(saved, *out, *mdOut, *notes)
+		write(runs[len(runs)-1], runs[:len(runs)-1], *out, *mdOut, *notes)
 		return
 	}
 	ctx := context.Background()
@@ -177,7 +183,7 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	write(saved, *out, *mdOut, *notes)
+	write(saved, nil, *out, *mdOut, *notes)
 }
 
 // savedRun is a whole run, for -json and -render.
@@ -192,8 +198,12 @@ type savedRun struct {
 }
 
 // write writes results/http.csv and the report of a run.
-func write(run savedRun, out, mdOut, notes string) {
+func write(run savedRun, earlier []savedRun, out, mdOut, notes string) {
 	rep := analyse(run.Samples, run.DBs, run.Scenarios)
+	var others []other
+	for _, e := range earlier {
+		others = append(others, other{label: "run of " + e.Start.UTC().Format("15:04 UTC"), rep: analyse(e.Samples, e.DBs, e.Scenarios)})
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		log.Fatal(err)
 	}
@@ -213,7 +223,7 @@ func write(run savedRun, out, mdOut, notes string) {
 		}
 		meta := meta{passes: run.Passes, benchtime: run.Benchtime, sessions: run.Sessions, start: run.Start, load0: run.Load0,
 			load1: run.Load1, took: run.Took}
-		if err := os.WriteFile(mdOut, []byte(rep.markdown(meta)+tail), 0o644); err != nil {
+		if err := os.WriteFile(mdOut, []byte(rep.markdown(meta, others)+tail), 0o644); err != nil {
 			log.Fatal(err)
 		}
 		log.Printf("wrote %s", mdOut)

@@ -162,6 +162,7 @@ var scTitle = map[string]string{
 // target is one line of the targets table.
 type target struct {
 	what, measured string
+	short          string // the median alone, for the other runs' column
 	met, bestMet   bool
 }
 
@@ -182,7 +183,7 @@ func (r *report) targets() []target {
 				what: fmt.Sprintf("%s on %s: ours ≤ %.2f× the fastest peer's time", scShort(sc), dbTitle[db], limit),
 				measured: fmt.Sprintf("%.2f× (%.2f–%.2f), best-of-%d %.2f×; fastest peer %s; allocations %.0f vs %.0f (%.2f× the fewest)",
 					m, slices.Min(ours.ratio), slices.Max(ours.ratio), len(ours.ns), best, fp.name, ours.medAllocs(), fp.medAllocs(), r.allocRatio(ours)),
-				met: m <= limit, bestMet: best <= limit,
+				short: fmt.Sprintf("%.2f×", m), met: m <= limit, bestMet: best <= limit,
 			})
 			if sc != "write" && sc != "mix32" {
 				continue
@@ -195,7 +196,7 @@ func (r *report) targets() []target {
 				ts = append(ts, target{
 					what:     fmt.Sprintf("%s on %s: ours ≥ 1.5× faster than %s", scShort(sc), dbTitle[db], g.name),
 					measured: fmt.Sprintf("%.2f× faster (best-of-%d %.2f×)", med, len(ours.ns), best),
-					met:      med >= 1.5, bestMet: best >= 1.5,
+					short:    fmt.Sprintf("%.2f× faster", med), met: med >= 1.5, bestMet: best >= 1.5,
 				})
 			}
 		}
@@ -235,7 +236,13 @@ type meta struct {
 	took         time.Duration
 }
 
-func (r *report) markdown(m meta) string {
+// other is an earlier run shown beside this one in the targets table.
+type other struct {
+	label string
+	rep   *report
+}
+
+func (r *report) markdown(m meta, others []other) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# Performance: the cost of one HTTP request\n\n")
@@ -260,9 +267,30 @@ func (r *report) markdown(m meta) string {
 	w("| …_idle | the same manager with `IdleTimeout` = %v: scs then stores the session on every request that loads one, reads included |\n", 30*time.Minute)
 	w("| wader_gormstore | gorilla/sessions with github.com/wader/gormstore/v2 (GORM): `store.Get` in the handler, `Save` only after a change |\n\n")
 	w("## Targets\n\n")
-	w("| target | measured (median of %d, min–max) | verdict |\n| --- | --- | --- |\n", m.passes)
+	if len(others) > 0 {
+		w("The first columns are this run's; the last gives the same target in the other runs of the same day on this machine (median and verdict), to show which verdicts hold from run to run and which the machine's load decides.\n\n")
+		w("| target | measured (median of %d, min–max) | verdict | other runs |\n| --- | --- | --- | --- |\n", m.passes)
+	} else {
+		w("| target | measured (median of %d, min–max) | verdict |\n| --- | --- | --- |\n", m.passes)
+	}
 	for _, t := range r.targets() {
-		w("| %s | %s | %s |\n", t.what, t.measured, t.verdict())
+		w("| %s | %s | %s |", t.what, t.measured, t.verdict())
+		if len(others) > 0 {
+			var cells []string
+			for _, o := range others {
+				for _, ot := range o.rep.targets() {
+					if ot.what == t.what {
+						v := "met"
+						if !ot.met {
+							v = "missed"
+						}
+						cells = append(cells, fmt.Sprintf("%s: %s, %s", o.label, ot.short, v))
+					}
+				}
+			}
+			w(" %s |", strings.Join(cells, "; "))
+		}
+		w("\n")
 	}
 	w("\n## Results\n\n")
 	w("Each cell: time ratio to the fastest peer, median (min–max), best-of-%d; then the median time per request and allocations per request (with bytes).\n", m.passes)

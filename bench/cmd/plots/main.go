@@ -377,6 +377,15 @@ func scale(path, db, out string) error {
 			p.Legend.Add(op+" "+v.name, l, pt)
 		}
 	}
+	// A decade of headroom above the highest point keeps the legend clear
+	// of the lines.
+	hi := 0.0
+	for _, s := range series {
+		for _, xy := range append(s.p50, s.p99...) {
+			hi = max(hi, xy.Y)
+		}
+	}
+	p.Y.Max = hi * 10
 	p.Legend.Top = true
 	p.Legend.Left = true
 	return p.Save(18*vg.Centimeter, 12*vg.Centimeter, out)
