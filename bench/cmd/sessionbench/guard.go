@@ -212,11 +212,11 @@ func runPairs(ctx context.Context, base, ours pairFixture, w string, rounds, m i
 	return nil
 }
 
-// guardTimes measures every target's ratio with paired chunks, prints it
-// next to the target, reruns a target over its limit, and reports whether
-// every ratio ends within its limit. Only targets of the workloads in wl
-// run. lookup returns a subject's fixture on
-// a database, ok false when it was not set up.
+// guardTimes measures the ratio of every target whose workload is in wl
+// with paired chunks, prints it next to the target, reruns a target over
+// its limit, and reports whether every ratio ends within its limit. lookup
+// returns a subject's fixture on a database, ok false when it was not set
+// up.
 func guardTimes(ctx context.Context, w io.Writer, wl []string, lookup func(db, subject string) (pairFixture, bool), rounds int, chunk, budget time.Duration) (bool, error) {
 	ok := true
 	fmt.Fprintf(w, "\nTime ratios of ours to the baseline (raw): median of up to %d paired rounds (at least %d, about %v per target)\nof short interleaved chunks; ", rounds, minRounds, budget)
