@@ -371,7 +371,10 @@ func (h *HTTPSubject) RoundTrip(ctx context.Context, method, path string, c *str
 
 // HTTPBench returns the benchmark of scenario sc on h: one op is one
 // request, its time and allocations everything the request costs in this
-// process (the harness's own share is what subject "none" measures).
+// process (the harness's own share is what subject "none" measures). It
+// also reports CPUMetric: the process's CPU time per request (every thread:
+// the handler, GC, the driver, an in-process SQLite; not a database
+// server's), which a busy neighbour inflates far less than wall time.
 func HTTPBench(ctx context.Context, sc string, h *HTTPSubject) func(*testing.B) {
 	fail := func(b *testing.B, err error) {
 		b.Helper()
@@ -406,6 +409,8 @@ func HTTPBench(ctx context.Context, sc string, h *HTTPSubject) func(*testing.B) 
 			b.ReportAllocs()
 			warm(b, 2)
 			rng := rand.New(rand.NewPCG(rand.Uint64(), 2))
+			cpu := processCPU()
+			defer reportCPU(b, cpu)
 			for b.Loop() {
 				c := &h.Keys[rng.IntN(len(h.Keys))]
 				if err := h.RoundTrip(ctx, method, path, c); err != nil {
@@ -422,6 +427,8 @@ func HTTPBench(ctx context.Context, sc string, h *HTTPSubject) func(*testing.B) 
 		return func(b *testing.B) {
 			b.ReportAllocs()
 			warm(b, 2)
+			cpu := processCPU()
+			defer reportCPU(b, cpu)
 			for b.Loop() {
 				c := ""
 				if err := h.RoundTrip(ctx, http.MethodGet, "/anon", &c); err != nil {
@@ -448,6 +455,8 @@ func HTTPBench(ctx context.Context, sc string, h *HTTPSubject) func(*testing.B) 
 			var next atomic.Int64
 			next.Store(rand.Int64N(int64(len(h.Keys))))
 			var failed atomic.Pointer[error]
+			cpu := processCPU()
+			defer reportCPU(b, cpu)
 			b.RunParallel(func(pb *testing.PB) {
 				c := &h.Keys[int(next.Add(1)%int64(len(h.Keys)))]
 				rng := rand.New(rand.NewPCG(rand.Uint64(), 3))
@@ -472,4 +481,14 @@ func HTTPBench(ctx context.Context, sc string, h *HTTPSubject) func(*testing.B) 
 		}
 	}
 	panic("bench: unknown HTTP scenario " + sc)
+}
+
+// CPUMetric is the unit of the CPU time per request HTTPBench reports.
+const CPUMetric = "cpu-ns/op"
+
+// reportCPU reports the process's CPU time since start per op of b.
+func reportCPU(b *testing.B, start time.Duration) {
+	if b.N > 0 && !b.Failed() {
+		b.ReportMetric(float64(processCPU()-start)/float64(b.N), CPUMetric)
+	}
 }

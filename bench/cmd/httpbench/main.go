@@ -40,6 +40,7 @@ type Sample struct {
 	NsPerReq           float64
 	BytesPerReq        float64
 	AllocsPerReq       float64
+	CPUPerReq          float64 // process CPU ns per request (0: not measured)
 	N                  int
 }
 
@@ -165,11 +166,11 @@ func main() {
 					s := Sample{Pass: pass, DB: db, Scenario: sc, Name: r.h.Name, Peer: r.h.Peer, GORM: r.h.GORM, N: res.N,
 						NsPerReq:     float64(res.T.Nanoseconds()) / float64(res.N),
 						BytesPerReq:  float64(res.MemBytes) / float64(res.N),
-						AllocsPerReq: float64(res.MemAllocs) / float64(res.N)}
+						AllocsPerReq: float64(res.MemAllocs) / float64(res.N), CPUPerReq: res.Extra[bench.CPUMetric]}
 					samples = append(samples, s)
 					// Go benchmark format, for benchstat.
-					fmt.Printf("BenchmarkHTTP/%s/%s/%s/pass%d \t%d\t%.0f ns/op\t%.0f B/op\t%.0f allocs/op\n",
-						db, sc, s.Name, pass+1, s.N, s.NsPerReq, s.BytesPerReq, s.AllocsPerReq)
+					fmt.Printf("BenchmarkHTTP/%s/%s/%s/pass%d \t%d\t%.0f ns/op\t%.0f %s\t%.0f B/op\t%.0f allocs/op\n",
+						db, sc, s.Name, pass+1, s.N, s.NsPerReq, s.CPUPerReq, bench.CPUMetric, s.BytesPerReq, s.AllocsPerReq)
 				}
 			}
 		}

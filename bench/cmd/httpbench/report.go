@@ -19,6 +19,8 @@ type stat struct {
 	ns, allocs   []float64 // per pass
 	bytes        []float64
 	ratio        []float64 // per pass, to that pass's fastest peer
+	cpu          []float64 // process CPU ns per request, per pass
+	cpuRatio     []float64 // per pass, to that pass's least CPU of any peer
 }
 
 func (s *stat) medNs() float64     { return median(s.ns) }
@@ -34,11 +36,15 @@ type report struct {
 func analyse(samples []Sample, dbs, scs []string) *report {
 	r := &report{dbs: dbs, scs: scs, stats: map[string]map[string][]*stat{}}
 	idx := map[string]*stat{}
-	fastest := map[string]float64{} // db/sc/pass -> fastest peer's ns
+	fastest := map[string]float64{}  // db/sc/pass -> fastest peer's ns
+	leastCPU := map[string]float64{} // db/sc/pass -> least CPU of a peer
 	for _, s := range samples {
 		k := fmt.Sprint(s.DB, "/", s.Scenario, "/", s.Pass)
 		if s.Peer && (fastest[k] == 0 || s.NsPerReq < fastest[k]) {
 			fastest[k] = s.NsPerReq
+		}
+		if s.Peer && s.CPUPerReq > 0 && (leastCPU[k] == 0 || s.CPUPerReq < leastCPU[k]) {
+			leastCPU[k] = s.CPUPerReq
 		}
 	}
 	for _, s := range samples {
@@ -55,8 +61,15 @@ func analyse(samples []Sample, dbs, scs []string) *report {
 		st.ns = append(st.ns, s.NsPerReq)
 		st.allocs = append(st.allocs, s.AllocsPerReq)
 		st.bytes = append(st.bytes, s.BytesPerReq)
-		if f := fastest[fmt.Sprint(s.DB, "/", s.Scenario, "/", s.Pass)]; f > 0 {
+		k = fmt.Sprint(s.DB, "/", s.Scenario, "/", s.Pass)
+		if f := fastest[k]; f > 0 {
 			st.ratio = append(st.ratio, s.NsPerReq/f)
+		}
+		if s.CPUPerReq > 0 {
+			st.cpu = append(st.cpu, s.CPUPerReq)
+			if f := leastCPU[k]; f > 0 {
+				st.cpuRatio = append(st.cpuRatio, s.CPUPerReq/f)
+			}
 		}
 	}
 	for _, m := range r.stats {
@@ -138,12 +151,13 @@ func lead(ours, g *stat) (med, best float64) {
 
 func (r *report) csv() string {
 	var b strings.Builder
-	b.WriteString("scenario,db,subject,ns_per_req,allocs_per_req,bytes_per_req,ratio_to_fastest,ratio_min,ratio_max,ratio_best_of_n,allocs_ratio_to_fewest\n")
+	b.WriteString("scenario,db,subject,ns_per_req,allocs_per_req,bytes_per_req,ratio_to_fastest,ratio_min,ratio_max,ratio_best_of_n,allocs_ratio_to_fewest,cpu_ns_per_req,cpu_ratio_to_least\n")
 	for _, sc := range r.scs {
 		for _, db := range r.dbs {
 			for _, s := range r.stats[db][sc] {
-				fmt.Fprintf(&b, "%s,%s,%s,%.0f,%.1f,%.0f,%.3f,%.3f,%.3f,%.3f,%.3f\n", sc, db, s.name, s.medNs(), s.medAllocs(), s.medBytes(),
-					median(s.ratio), slices.Min(s.ratio), slices.Max(s.ratio), r.bestOf(s), r.allocRatio(s))
+				fmt.Fprintf(&b, "%s,%s,%s,%.0f,%.1f,%.0f,%.3f,%.3f,%.3f,%.3f,%.3f,%s,%s\n", sc, db, s.name, s.medNs(), s.medAllocs(), s.medBytes(),
+					median(s.ratio), slices.Min(s.ratio), slices.Max(s.ratio), r.bestOf(s), r.allocRatio(s),
+					orEmpty(median(s.cpu), "%.0f"), orEmpty(median(s.cpuRatio), "%.3f"))
 			}
 		}
 	}
@@ -181,8 +195,8 @@ func (r *report) targets() []target {
 			m, best := median(ours.ratio), r.bestOf(ours)
 			ts = append(ts, target{
 				what: fmt.Sprintf("%s on %s: ours ≤ %.2f× the fastest peer's time", scShort(sc), dbTitle[db], limit),
-				measured: fmt.Sprintf("%.2f× (%.2f–%.2f), best-of-%d %.2f×; fastest peer %s; allocations %.0f vs %.0f (%.2f× the fewest)",
-					m, slices.Min(ours.ratio), slices.Max(ours.ratio), len(ours.ns), best, fp.name, ours.medAllocs(), fp.medAllocs(), r.allocRatio(ours)),
+				measured: fmt.Sprintf("%.2f× (%.2f–%.2f), best-of-%d %.2f×; fastest peer %s; allocations %.0f vs %.0f (%.2f× the fewest)%s",
+					m, slices.Min(ours.ratio), slices.Max(ours.ratio), len(ours.ns), best, fp.name, ours.medAllocs(), fp.medAllocs(), r.allocRatio(ours), cpuNote(ours)),
 				short: fmt.Sprintf("%.2f×", m), met: m <= limit, bestMet: best <= limit,
 			})
 			if sc != "write" && sc != "mix32" {
@@ -293,7 +307,7 @@ func (r *report) markdown(m meta, others []other) string {
 		w("\n")
 	}
 	w("\n## Results\n\n")
-	w("Each cell: time ratio to the fastest peer, median (min–max), best-of-%d; then the median time per request and allocations per request (with bytes).\n", m.passes)
+	w("Each cell: time ratio to the fastest peer, median (min–max), best-of-%d; then the median time per request and allocations per request (with bytes); then, where measured, the process's CPU time per request (every thread of the benchmark process: handler, GC, driver, an in-process SQLite; not a database server's) and its ratio to the least CPU of any peer, a figure a busy neighbour inflates far less than wall time.\n", m.passes)
 	for _, sc := range r.scs {
 		w("\n### %s\n\n", scTitle[sc])
 		w("| subject |")
@@ -322,8 +336,15 @@ func (r *report) markdown(m meta, others []other) string {
 					w(" – |")
 					continue
 				}
-				w(" %.2f (%.2f–%.2f), best %.2f; %s, %.0f allocs (%.1f kB) |", median(s.ratio), slices.Min(s.ratio), slices.Max(s.ratio),
-					r.bestOf(s), dur(s.medNs()), s.medAllocs(), s.medBytes()/1000)
+				cpu := ""
+				if len(s.cpu) > 0 {
+					cpu = fmt.Sprintf("; CPU %s", dur(median(s.cpu)))
+					if len(s.cpuRatio) > 0 {
+						cpu += fmt.Sprintf(" (%.2f×)", median(s.cpuRatio))
+					}
+				}
+				w(" %.2f (%.2f–%.2f), best %.2f; %s, %.0f allocs (%.1f kB)%s |", median(s.ratio), slices.Min(s.ratio), slices.Max(s.ratio),
+					r.bestOf(s), dur(s.medNs()), s.medAllocs(), s.medBytes()/1000, cpu)
 			}
 			w("\n")
 		}
@@ -332,6 +353,22 @@ func (r *report) markdown(m meta, others []other) string {
 	w("go test -run '^$' -bench 'HTTP/postgres/ours/read' -benchmem -cpuprofile cpu.out -memprofile mem.out  # profile one subject\n```\n\n")
 	w("Standard output of `httpbench` has every run in Go benchmark format (`BenchmarkHTTP/<db>/<scenario>/<subject>/pass<n>`), for `benchstat`.\n")
 	return b.String()
+}
+
+// orEmpty formats v, or gives "" when it was not measured (NaN).
+func orEmpty(v float64, format string) string {
+	if math.IsNaN(v) {
+		return ""
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// cpuNote is the CPU figure of s for the tables, or "" when not measured.
+func cpuNote(s *stat) string {
+	if len(s.cpuRatio) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; CPU %s per request, %.2f× the least of a peer", dur(median(s.cpu)), median(s.cpuRatio))
 }
 
 func dur(ns float64) string {
