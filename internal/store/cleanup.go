@@ -59,9 +59,11 @@ type Pacing struct {
 // DefaultPacing returns the pacing Cleanup uses on d.
 //
 //   - PostgreSQL: MVCC means a batch blocks no writer (it locks only the
-//     expired rows it deletes), so batches are long: 500 ms, up to 100,000
-//     rows, each one statement that deletes the oldest rows by ctid, with
-//     no second index probe per row.
+//     expired rows it deletes), so batches are long: 500 ms, starting at
+//     10,000 rows and up to 100,000, each one statement that deletes the
+//     oldest rows by ctid, with no second index probe per row. Every batch
+//     after the first walks the index entries of the rows the batches
+//     before it deleted once more, so fewer, larger batches cost less.
 //   - MySQL/MariaDB: InnoDB locks the index range a DELETE scans; short
 //     batches (20 ms) keep any writer that touches that range waiting no
 //     longer than one of them, and the key walk skips the delete-marked
