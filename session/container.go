@@ -145,6 +145,12 @@ func (c *Container[T]) WithTx(tx *gorm.DB) *Container[T] {
 // refresh is logged, not returned.
 func (c *Container[T]) Open(ctx context.Context, tok string) (*Session[T], error) {
 	start := c.cfg.clockStart()
+	if tok == "" {
+		// A visitor without a token: nothing to look up.
+		s := c.fresh()
+		c.cfg.observe(ctx, start, Event{Op: "open", New: true})
+		return s, nil
+	}
 	s, err := c.load(ctx, "open", tok)
 	switch {
 	case err == nil:
@@ -270,11 +276,11 @@ func (c *Container[T]) touch(ctx context.Context, s *Session[T], now int64) {
 	c.cfg.observe(ctx, start, Event{Op: "touch", Err: err})
 }
 
-// fresh returns a new, unsaved session with a new token.
+// fresh returns a new, unsaved session; its token is made when first
+// needed (see Session.Token).
 func (c *Container[T]) fresh() *Session[T] {
-	tok, id := token.New()
 	now := c.cfg.nowMs()
-	s := &Session[T]{token: tok, id: id, isNew: true}
+	s := &Session[T]{isNew: true}
 	c.stamp(s, now)
 	return s
 }
@@ -387,6 +393,7 @@ func (c *Container[T]) save(ctx context.Context, op string, s *Session[T]) error
 	if s.destroyed {
 		return fmt.Errorf("session: %s: %w", op, ErrNotFound)
 	}
+	s.mint()
 	plain, stored, err := c.encode(op, s, s.id)
 	if err != nil {
 		return err

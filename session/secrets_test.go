@@ -128,9 +128,9 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 			fresh, err := e.c.Open(ctx, "")
 			require.NoError(t, err)
 			fresh.Data.Items = []string{payload}
+			tokens = append(tokens, fresh.Token())
 			twin := *fresh
 			twin.Data.Items = []string{payload, payload}
-			tokens = append(tokens, fresh.Token())
 			require.NoError(t, e.c.Save(ctx, fresh))
 			err = e.c.Save(ctx, &twin)
 			require.Error(t, err)

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/gormsession/gormsession/internal/token"
 	"github.com/gormsession/gormsession/model"
 )
 
@@ -50,7 +51,22 @@ type Session[T any] struct {
 // Token returns the secret that identifies the session to its client, for
 // the cookie. It is never stored as is: the table holds its SHA-256. It
 // changes on Renew.
-func (s *Session[T]) Token() string { return s.token }
+//
+// A new session's token is made at the first call of Token or Handle, or
+// when the session is first stored, so a visitor whose session is never
+// stored costs no random bytes and no hash. (Copies of a new session
+// made before then get tokens of their own.)
+func (s *Session[T]) Token() string {
+	s.mint()
+	return s.token
+}
+
+// mint gives a new session its token and stored id, once.
+func (s *Session[T]) mint() {
+	if s.token == "" && s.isNew {
+		s.token, s.id = token.New()
+	}
+}
 
 // IsNew reports whether the session has not been stored yet: Open made it
 // because the token was empty, malformed, unknown, expired or undecodable.
@@ -121,7 +137,10 @@ func (s *Session[T]) ExpiresAt() time.Time { return time.UnixMilli(s.expiresAt) 
 // show to its owner and to put in a form (see Info.Handle and
 // Container.DestroyOthers). It cannot be turned back into the token or the
 // stored id. It changes on Renew.
-func (s *Session[T]) Handle() string { return handleOf(s.id) }
+func (s *Session[T]) Handle() string {
+	s.mint()
+	return handleOf(s.id)
+}
 
 func handleOf(id string) string {
 	sum := sha256.Sum256([]byte("gormsession:handle:" + id))

@@ -76,6 +76,11 @@ func (c *Container[T]) changed(s *Session[T]) (bool, error) {
 		s.lifetime != s.storedLifetime || s.idle != s.storedIdle {
 		return true, nil
 	}
+	if s.isNew && s.plain == nil && reflect.ValueOf(&s.Data).Elem().IsZero() {
+		// A fresh session still holding T's zero value: nothing to encode
+		// or compare (the anonymous visitor's request).
+		return false, nil
+	}
 	plain, err := c.inner.Encode(&s.Data)
 	if err != nil {
 		return false, fmt.Errorf("session: changed: %w", err)

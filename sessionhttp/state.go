@@ -224,9 +224,9 @@ func (st *state[T]) begin(w http.ResponseWriter) bool {
 	st.failed = err != nil
 	st.client = st.incoming
 	if err == nil {
-		st.client = st.s.Token()
-		if st.s.IsNew() {
-			st.client = ""
+		st.client = ""
+		if !st.s.IsNew() {
+			st.client = st.s.Token()
 		}
 	}
 	st.mu.Unlock()
