@@ -57,12 +57,17 @@ func (r *Repository) Migrate(ctx context.Context) error { return r.st.Migrate(ct
 
 // CleanupOptions bound a cleanup run; the zero value is usable.
 type CleanupOptions struct {
-	// BatchSize is the most rows one DELETE removes; below 1 means 1000.
+	// BatchSize caps how many rows one batch deletes; below 1 means no
+	// cap beyond the dialect's own. Within the cap, batches are sized by
+	// time: each aims at a duration per dialect (short on SQLite, where a
+	// batch holds the only write lock; longer on PostgreSQL, where it
+	// blocks no writer) and the next size follows the rate measured.
 	BatchSize int
-	// BatchTimeout bounds each DELETE; 0 means no bound beyond ctx.
+	// BatchTimeout bounds each batch; 0 means no bound beyond ctx.
 	BatchTimeout time.Duration
 	// Pause is slept between batches so other writers get the lock (SQLite
-	// has one writer at a time); 0 means none.
+	// has one writer at a time); 0 means the dialect's default (a few
+	// milliseconds on SQLite, none elsewhere), below 0 none.
 	Pause time.Duration
 	// OnBatch, if set, is called after every batch with the rows it
 	// deleted and how long it took.

@@ -93,20 +93,22 @@ var cleanupCmd = command{
 	summary: "delete expired sessions in batches",
 	usage: `sessionctl cleanup [--batch-size N] [--batch-timeout D] [--pause D] [--dry-run]
 
-Deletes every session expired now, in batches of --batch-size rows, until a
-batch comes back short. A live session is never deleted. Run it from cron
+Deletes every session expired now, in batches sized by time for the
+database (each aims at a short duration on SQLite, where a batch holds the
+only write lock, and a longer one on PostgreSQL, where it blocks no writer),
+at most --batch-size rows each when given, until none is left. A live session is never deleted. Run it from cron
 (and set session.WithCleanupFrequency(0) in the application) to take the
 cleanup off the request path. On a terminal it shows the rows deleted, the
 rate and the time elapsed as it goes; otherwise it prints a plain line at
 most every 10 seconds and one at the end. --dry-run only counts.`,
 	flags: func(fs *flag.FlagSet) func(context.Context, *app, *globals) error {
-		batch := fs.Int("batch-size", 1000, "most rows one DELETE removes (1 to 100000)")
-		batchTimeout := fs.Duration("batch-timeout", 30*time.Second, "bound on each DELETE; 0 for none")
-		pause := fs.Duration("pause", 0, "sleep between batches, to let other writers in (useful on SQLite)")
+		batch := fs.Int("batch-size", 0, "cap on the rows one batch deletes (1 to 100000); 0: batches sized by time alone")
+		batchTimeout := fs.Duration("batch-timeout", 30*time.Second, "bound on each batch; 0 for none")
+		pause := fs.Duration("pause", 0, "sleep between batches, to let other writers in; 0: the database's default (a few ms on SQLite)")
 		dry := fs.Bool("dry-run", false, "count the expired sessions, delete nothing")
 		return func(ctx context.Context, a *app, g *globals) error {
-			if *batch < 1 || *batch > 100000 {
-				return fail(exitUsage, "cleanup: --batch-size must be 1 to 100000, got %d", *batch)
+			if *batch < 0 || *batch > 100000 {
+				return fail(exitUsage, "cleanup: --batch-size must be 0 (sized by time) to 100000, got %d", *batch)
 			}
 			if *batchTimeout < 0 || *pause < 0 {
 				return fail(exitUsage, "cleanup: --batch-timeout and --pause must not be negative")

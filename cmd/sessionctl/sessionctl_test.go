@@ -403,7 +403,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"stats"}, "no database: pass --dsn or set GORMSESSION_DSN"},
 		{[]string{"stats", "--dsn", dsn, "--table", "no-dashes"}, `--table: "no-dashes" is not [schema.]table`},
 		{[]string{"stats", "--dsn", dsn, "--top", "-1"}, "--top must be 0 to 1000"},
-		{[]string{"cleanup", "--dsn", dsn, "--batch-size", "0"}, "--batch-size must be 1 to 100000"},
+		{[]string{"cleanup", "--dsn", dsn, "--batch-size", "-1"}, "--batch-size must be 0 (sized by time) to 100000"},
 		{[]string{"revoke", "--dsn", dsn}, "give exactly one of --subject S or --all"},
 		{[]string{"revoke", "--dsn", dsn, "--all", "--subject", "u"}, "give exactly one of --subject S or --all"},
 		{[]string{"revoke", "--dsn", dsn, "--subject", strings.Repeat("s", 256)}, "longer than 255 bytes"},
