@@ -27,14 +27,9 @@ func (c *Container[T]) Cleanup(ctx context.Context) (int64, error) {
 
 // cleanupOptions are the options of every cleanup of c, the random one
 // included: store.DefaultPacing sizes the batches by time, capped by
-// sessiontest.WithCleanupBatchSize when a test set it to anything but the
-// config's default (which stands for "no cap").
+// sessiontest.WithCleanupBatchSize when a test set it (0: no cap).
 func (c *Container[T]) cleanupOptions() store.CleanupOptions {
-	o := store.CleanupOptions{BatchTimeout: c.cfg.cleanupTimeout}
-	if c.cfg.cleanupBatch != cleanupBatchDefault {
-		o.BatchSize = c.cfg.cleanupBatch
-	}
-	return o
+	return store.CleanupOptions{BatchTimeout: c.cfg.cleanupTimeout, BatchSize: c.cfg.cleanupBatch}
 }
 
 // AdjustTime shifts every stored time of every session in the table by

@@ -19,7 +19,6 @@ const (
 	lifetimeDefault       = 24 * time.Hour
 	cleanupFreqDefault    = 100
 	maxPayloadDefault     = 64 << 10
-	cleanupBatchDefault   = 1000
 	cleanupTimeoutDefault = 30 * time.Second
 	updateAttemptsDefault = 64
 )
@@ -34,7 +33,7 @@ type config struct {
 	maxLifetime    time.Duration // 0: lifetime
 	maxPerSubject  int           // 0: no cap
 	cleanupFreq    int
-	cleanupBatch   int
+	cleanupBatch   int // 0: no cap (sessiontest.WithCleanupBatchSize)
 	cleanupTimeout time.Duration
 	cleanupRand    rand.Source
 	codec          codec.Codec
@@ -53,7 +52,6 @@ func defaults() config {
 		table:          model.TableDefault,
 		lifetime:       lifetimeDefault,
 		cleanupFreq:    cleanupFreqDefault,
-		cleanupBatch:   cleanupBatchDefault,
 		cleanupTimeout: cleanupTimeoutDefault,
 		codec:          codec.JSON{},
 		now:            time.Now,
