@@ -23,7 +23,9 @@ export PATH="/usr/local/go/bin:$PATH:/usr/sbin"
 
 # Subtests that cannot pass behind a transaction-mode pooler, as a go test
 # -skip pattern (their sqlite subtests still run):
-#   TestFailedRenewNeverSignsInThePreLoginToken/postgres (session) and
+#   TestFailedRenewNeverSignsInThePreLoginToken/postgres,
+#   TestNewOnAnUpToDateTableTakesNoTableLock/postgres,
+#   TestMaxSessionsTrimFailureDoesNotFailSignIn/postgres (session) and
 #   TestSecurityFailedRenewNeverSignsInPlantedToken/postgres (sessionhttp)
 #     open a pool whose connections carry lock_timeout in the startup
 #     packet (options='-c lock_timeout=200' and RuntimeParams). PgBouncer
@@ -41,7 +43,7 @@ export PATH="/usr/local/go/bin:$PATH:/usr/sbin"
 #     PgBouncer 1.18 cannot track prepared statements (1.21 can, with
 #     max_prepared_statements); docs/operations.md says to turn prepared
 #     statements off behind such a pooler. The skiptx variant still runs.
-skip='^(TestFailedRenewNeverSignsInThePreLoginToken|TestSecurityFailedRenewNeverSignsInPlantedToken)$/^postgres$'
+skip='^(TestFailedRenewNeverSignsInThePreLoginToken|TestSecurityFailedRenewNeverSignsInPlantedToken|TestNewOnAnUpToDateTableTakesNoTableLock|TestMaxSessionsTrimFailureDoesNotFailSignIn)$/^postgres$'
 skip+='|^TestFaultCancelledContextUnderGormConfigs$/^prepare/^postgres$'
 
 pgbouncer_bin=$(command -v pgbouncer || true)
