@@ -12,6 +12,7 @@ import (
 
 	"github.com/gormsession/gormsession/internal/testdb"
 	"github.com/gormsession/gormsession/session"
+	"github.com/gormsession/gormsession/sessiontest"
 )
 
 // New refuses a table of that name that is not a sessions table (another
@@ -89,7 +90,9 @@ func TestMaxSessionsTrimFailureDoesNotFailSignIn(t *testing.T) {
 			e := setup(t, db)
 			var logs syncBuffer
 			var trimErrs []error
+			clk := sessiontest.NewClock(time.Now())
 			c, err := session.New[Cart](impatient(t, db, ""), session.WithTable(e.table), session.WithCleanupFrequency(0),
+				sessiontest.WithClock(clk.Now),
 				session.WithMaxSessionsPerSubject(2), session.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
 				session.WithObserver(func(_ context.Context, ev session.Event) {
 					if ev.Op == "trim" {
@@ -104,7 +107,7 @@ func TestMaxSessionsTrimFailureDoesNotFailSignIn(t *testing.T) {
 				require.NoError(t, err)
 				s.SetSubject("user:1")
 				require.NoError(t, c.Save(ctx, s))
-				time.Sleep(5 * time.Millisecond) // distinct updated_at
+				clk.Advance(time.Second) // distinct updated_at
 				return s
 			}
 			a := signIn()
